@@ -1,0 +1,43 @@
+# The two commands a fresh clone needs are `make generate` and `make test`;
+# both create .venv and install the project first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.contractgen-installed
+
+.PHONY: generate test check lint goldens schema demo clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+generate: $(STAMP)
+	$(BIN)/contractgen generate
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+check: $(STAMP)
+	$(BIN)/contractgen check
+
+lint: $(STAMP)
+	$(BIN)/ruff check generator generated tests templates/runtime
+	$(BIN)/black --check --quiet generator tests templates/runtime
+	$(BIN)/mypy --strict generator
+	$(BIN)/mypy --strict generated
+
+# Rewrites the golden files under tests/goldens/ from the current generator.
+# Read the diff (git diff tests/goldens) before committing it.
+goldens: $(STAMP)
+	$(BIN)/python -m tests.goldens
+
+schema: $(STAMP)
+	$(BIN)/contractgen schema > docs/spec.schema.json
+
+demo: $(STAMP)
+	$(BIN)/python -m demo
+
+clean:
+	rm -rf $(VENV) .contractgen-cache .pytest_cache .mypy_cache .ruff_cache

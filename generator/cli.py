@@ -1,0 +1,120 @@
+"""The `contractgen` command line.
+
+    contractgen generate   write the generated package
+    contractgen check      exit 0 if it is up to date, 1 if not, 2 on spec errors
+    contractgen validate   report diagnostics only
+    contractgen schema     print the JSON Schema of the spec language
+
+Exit status 2 always means the specs have errors; nothing was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .config import Config, ConfigError, load_config
+from .pipeline import Build, build
+from .spec import json_schema
+from .writer import NotGeneratedError, compare, write_tree
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_DRIFT, EXIT_SPEC_ERROR = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="contractgen",
+        description="Compile capability and workflow specs into a typed Python package.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("generate", "write the generated package"),
+        ("check", "exit 1 if the generated package is not what the specs produce"),
+        ("validate", "check the specs and print diagnostics, writing nothing"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--specs", help="folder of spec files")
+        command.add_argument("--output", help="folder of the generated package")
+        command.add_argument("--package", help="import name of the generated package")
+        command.add_argument("--cache", help="cache folder")
+        command.add_argument("--no-cache", action="store_true", help="do not cache")
+        command.add_argument(
+            "-q", "--quiet", action="store_true", help="print only problems"
+        )
+    commands.add_parser("schema", help="print the JSON Schema of the spec language")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "schema":
+        sys.stdout.write(json_schema())
+        return EXIT_OK
+    cwd = Path.cwd()
+    try:
+        config = load_config(
+            cwd,
+            specs=args.specs,
+            output=args.output,
+            package=args.package,
+            cache=args.cache,
+            no_cache=args.no_cache,
+        )
+    except ConfigError as err:
+        print(f"contractgen: {err}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+
+    result = build(config, render=args.command != "validate", cwd=cwd)
+    if result.diagnostics.items:
+        print(result.diagnostics.render(cwd), file=sys.stderr)
+    if not result.ok:
+        if args.command != "validate":
+            print("contractgen: nothing was written", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    if args.command == "validate":
+        return EXIT_OK
+    if args.command == "check":
+        return _check(result, config, args.quiet)
+    return _generate(result, config, args.quiet)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _generate(result: Build, config: Config, quiet: bool) -> int:
+    try:
+        changes = write_tree(result.files, config.output)
+    except NotGeneratedError as err:
+        print(f"contractgen: {err}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    if not quiet:
+        where = _shown(config.output)
+        if changes.empty:
+            print(f"{where}: up to date ({len(result.files)} files)")
+        else:
+            print(f"{where}: {len(result.files)} files")
+            print(changes.summary())
+    return EXIT_OK
+
+
+def _check(result: Build, config: Config, quiet: bool) -> int:
+    changes = compare(result.files, config.output, with_diffs=True)
+    where = _shown(config.output)
+    if changes.empty:
+        if not quiet:
+            print(f"{where}: up to date")
+        return EXIT_OK
+    print(f"{where} is out of date with the specs:")
+    print(changes.summary())
+    print("run `contractgen generate` (or `make generate`) and commit the result")
+    return EXIT_DRIFT

@@ -1,0 +1,93 @@
+"""Settings: `[tool.contractgen]` in pyproject.toml, overridden by flags.
+
+    [tool.contractgen]
+    specs = "specs"          # folder of spec files
+    output = "generated"     # folder of the generated package
+    package = "generated"    # its import name
+    cache = ".contractgen-cache"
+
+Relative paths are relative to the folder holding pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Config", "ConfigError", "load_config"]
+
+_KEYS = {"specs", "output", "package", "cache"}
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    specs: Path
+    output: Path
+    package: str
+    cache: Path | None
+
+
+def _find_pyproject(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(
+    cwd: Path,
+    *,
+    specs: str | None = None,
+    output: str | None = None,
+    package: str | None = None,
+    cache: str | None = None,
+    no_cache: bool = False,
+) -> Config:
+    pyproject = _find_pyproject(cwd)
+    table: dict[str, object] = {}
+    root = cwd
+    if pyproject is not None:
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"{pyproject}: {err}") from err
+        table = data.get("tool", {}).get("contractgen", {})
+        if table:
+            root = pyproject.parent
+        unknown = sorted(set(table) - _KEYS)
+        if unknown:
+            raise ConfigError(
+                f"{pyproject}: unknown [tool.contractgen] keys: {', '.join(unknown)}"
+            )
+
+    def setting(flag: str | None, key: str, default: str) -> str:
+        if flag is not None:
+            return flag
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise ConfigError(f"[tool.contractgen] {key} must be a string")
+        return value
+
+    def path(flag: str | None, key: str, default: str) -> Path:
+        # Flags are relative to where the command runs, settings to pyproject.
+        base = cwd if flag is not None else root
+        return base / setting(flag, key, default)
+
+    output_path = path(output, "output", "generated")
+    name = setting(package, "package", output_path.name)
+    if not name.isidentifier():
+        raise ConfigError(f"package name {name!r} is not a Python identifier")
+    return Config(
+        root=root,
+        specs=path(specs, "specs", "specs"),
+        output=output_path,
+        package=name,
+        cache=None if no_cache else path(cache, "cache", ".contractgen-cache"),
+    )

@@ -1,0 +1,313 @@
+"""Load spec files: YAML in, plain data out, with a position for every node.
+
+This is the first stage of the pipeline. It reads each file under the specs
+folder as UTF-8, parses it with PyYAML's safe composer (never its
+constructor for anything but plain scalars), and turns every YAML node into
+plain Python data while remembering where it came from, so that later stages
+can point a diagnostic at `specs/x.yaml:12:7`.
+
+Specs are untrusted input. The loader refuses, with a diagnostic and never an
+exception: YAML tags other than the plain ones (`!!python/object` and
+friends), duplicate keys, merge keys, files over `MAX_FILE_BYTES`, documents
+nested deeper than `MAX_DEPTH`, and alias expansion past `MAX_NODES` nodes
+(the "billion laughs" shape).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .diagnostics import Diagnostics, Span
+
+__all__ = [
+    "Document",
+    "DocumentKind",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "NodePath",
+    "discover",
+    "load_file",
+    "load_text",
+]
+
+MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 40
+MAX_NODES = 50_000
+
+# A path to a node inside a document: mapping keys and sequence indexes.
+NodePath = tuple[str | int, ...]
+
+DocumentKind = str  # "capability" | "workflow" | "integration"
+
+_KIND_KEYS = {
+    "capabilityId": "capability",
+    "workflowId": "workflow",
+    "integration": "integration",
+}
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+# YAML 1.1 turns `2024-01-01` into a date; a contract language wants the text.
+_TEXT_TAGS = {"tag:yaml.org,2002:timestamp"}
+
+
+@dataclass
+class Document:
+    """One YAML document of a spec file, as plain data plus positions."""
+
+    path: str
+    index: int
+    data: Any
+    spans: dict[NodePath, Span] = field(default_factory=dict)
+    key_spans: dict[NodePath, Span] = field(default_factory=dict)
+    # Scalars written in quotes, whose text starts a column after their span.
+    quoted: set[NodePath] = field(default_factory=set)
+
+    @property
+    def kind(self) -> DocumentKind | None:
+        if isinstance(self.data, dict):
+            for key, kind in _KIND_KEYS.items():
+                if key in self.data:
+                    return kind
+        return None
+
+    def span(self, at: NodePath) -> Span:
+        """The position of the value at `at`, or of its nearest known ancestor."""
+        at = tuple(at)
+        while at:
+            if at in self.spans:
+                return self.spans[at]
+            at = at[:-1]
+        return self.spans.get((), Span(self.path, 1, 1))
+
+    def key_span(self, at: NodePath) -> Span:
+        """The position of the key that holds the value at `at`."""
+        return self.key_spans.get(tuple(at)) or self.span(at)
+
+
+def discover(specs_dir: Path) -> list[Path]:
+    """Every spec file under `specs_dir`, in an order independent of the OS."""
+    found = [
+        p
+        for pattern in ("*.yaml", "*.yml")
+        for p in specs_dir.rglob(pattern)
+        if p.is_file()
+    ]
+    return sorted(found, key=lambda p: p.relative_to(specs_dir).as_posix())
+
+
+def load_file(path: Path, display: str, diagnostics: Diagnostics) -> list[Document]:
+    """Load every document of one spec file; problems go to `diagnostics`."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        diagnostics.error("Y005", f"cannot read spec file: {err.strerror}", None)
+        return []
+    if len(raw) > MAX_FILE_BYTES:
+        diagnostics.error(
+            "Y004",
+            f"spec file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}",
+            Span(display, 1, 1),
+            "split it into several files",
+        )
+        return []
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        diagnostics.error(
+            "Y003",
+            f"spec file is not UTF-8 (byte {err.start})",
+            Span(display, 1, 1),
+        )
+        return []
+    return load_text(text, display, diagnostics)
+
+
+def load_text(text: str, display: str, diagnostics: Diagnostics) -> list[Document]:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as err:
+        diagnostics.error(*_syntax_error(err, display, text))
+        return []
+    except yaml.YAMLError as err:  # errors without a position, e.g. bad characters
+        diagnostics.error("Y001", f"invalid YAML: {err}", Span(display, 1, 1))
+        return []
+    except RecursionError:
+        diagnostics.error(
+            "Y004",
+            "spec file is nested too deeply to parse",
+            Span(display, 1, 1),
+            f"specs may nest at most {MAX_DEPTH} levels",
+        )
+        return []
+
+    documents = []
+    for index, node in enumerate(nodes):
+        if node is None:
+            continue
+        builder = _Builder(display, index, diagnostics)
+        data = builder.build(node)
+        if builder.failed:
+            continue
+        documents.append(
+            Document(
+                display, index, data, builder.spans, builder.key_spans, builder.quoted
+            )
+        )
+    return documents
+
+
+def _syntax_error(
+    err: yaml.MarkedYAMLError, display: str, text: str
+) -> tuple[str, str, Span, str | None]:
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark else 1
+    column = mark.column + 1 if mark else 1
+    problem = (err.problem or "invalid YAML").strip()
+    for jargon, plain in _PLAIN_PROBLEMS.items():
+        if problem.startswith(jargon):
+            problem = plain
+    context = (err.context or "").strip()
+    message = f"invalid YAML: {problem}"
+    if context:
+        message += f" ({context})"
+    hint = None
+    source_line = text.splitlines()[line - 1] if mark else ""
+    if re.search(r":\s*(['\"]).*\1\S", source_line):
+        hint = "text follows a quoted value; quote the whole value"
+    elif "\t" in source_line[: column + 1]:
+        hint = "YAML indentation must use spaces, not tabs"
+    return ("Y001", message, Span(display, line, column), hint)
+
+
+# PyYAML's wording for the commonest mistakes, in a user's words.
+_PLAIN_PROBLEMS = {
+    "expected <block end>, but found": "more text follows a complete value",
+    "mapping values are not allowed here": "a ':' where a value cannot start a mapping",
+    "found character '\\t' that cannot start any token": "a tab character",
+}
+
+
+def _span(node: Node, display: str) -> Span:
+    start, end = node.start_mark, node.end_mark
+    return Span(display, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+
+class _Builder:
+    """Turns a composed YAML node tree into plain data, recording positions."""
+
+    def __init__(self, display: str, index: int, diagnostics: Diagnostics) -> None:
+        self.display = display
+        self.index = index
+        self.diagnostics = diagnostics
+        self.spans: dict[NodePath, Span] = {}
+        self.key_spans: dict[NodePath, Span] = {}
+        self.quoted: set[NodePath] = set()
+        self.count = 0
+        self.failed = False
+        self._constructor = yaml.SafeLoader("")
+
+    def build(self, root: Node) -> Any:
+        try:
+            return self._value(root, (), 0)
+        except _Refused:
+            self.failed = True
+            return None
+
+    def _refuse(self, code: str, message: str, node: Node, hint: str | None) -> None:
+        self.diagnostics.error(code, message, _span(node, self.display), hint)
+        raise _Refused
+
+    def _value(self, node: Node, at: NodePath, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            self._refuse(
+                "Y004",
+                f"document expands to more than {MAX_NODES:,} nodes",
+                node,
+                "anchors and aliases that multiply are not allowed",
+            )
+        if depth > MAX_DEPTH:
+            self._refuse(
+                "Y004",
+                f"document is nested more than {MAX_DEPTH} levels deep",
+                node,
+                None,
+            )
+        self.spans[at] = _span(node, self.display)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, at, depth)
+        if isinstance(node, SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                self._bad_tag(node)
+            return [
+                self._value(item, (*at, i), depth + 1)
+                for i, item in enumerate(node.value)
+            ]
+        assert isinstance(node, ScalarNode)
+        if node.style in ("'", '"'):
+            self.quoted.add(at)
+        return self._scalar(node)
+
+    def _mapping(self, node: MappingNode, at: NodePath, depth: int) -> dict[str, Any]:
+        if node.tag != "tag:yaml.org,2002:map":
+            self._bad_tag(node)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._refuse(
+                    "Y002",
+                    "merge keys ('<<') are not supported in specs",
+                    key_node,
+                    "write the fields out",
+                )
+            if not isinstance(key_node, ScalarNode):
+                self._refuse("Y002", "mapping keys must be plain text", key_node, None)
+            key = self._scalar(key_node)
+            if key is None or isinstance(key, (bool, float)):
+                # `on:`, `yes:` and `null:` keys are YAML 1.1 surprises; keep the text.
+                key = key_node.value
+            key = str(key)
+            if key in result:
+                self._refuse(
+                    "Y006",
+                    f"duplicate key '{key}'",
+                    key_node,
+                    "a later value would silently replace the earlier one",
+                )
+            self.key_spans[(*at, key)] = _span(key_node, self.display)
+            result[key] = self._value(value_node, (*at, key), depth + 1)
+        return result
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        if node.tag in _TEXT_TAGS:
+            return node.value
+        if node.tag not in _PLAIN_TAGS:
+            self._bad_tag(node)
+        return self._constructor.construct_object(node, deep=True)
+
+    def _bad_tag(self, node: Node) -> None:
+        self._refuse(
+            "Y002",
+            f"YAML tag '{node.tag}' is not allowed in specs",
+            node,
+            "specs are plain data: strings, numbers, booleans, lists and mappings",
+        )
+
+
+class _Refused(Exception):
+    """Stops building a document after its diagnostic has been recorded."""

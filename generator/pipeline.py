@@ -1,0 +1,64 @@
+"""Run the pipeline: load → check → render → format, then write or compare.
+
+`build` does everything up to formatted files in memory and never touches
+the output folder, so any caller can decide what to do with the result:
+`generate` writes it, `check` compares it, tests look at it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__, loader
+from .checker import check
+from .config import Config
+from .diagnostics import Diagnostics
+from .formatting import Formatter
+from .ir import Package
+from .render import render_package
+
+__all__ = ["Build", "build"]
+
+
+@dataclass
+class Build:
+    diagnostics: Diagnostics
+    package: Package | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics.has_errors
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def build(config: Config, *, render: bool = True, cwd: Path | None = None) -> Build:
+    """Load, check and (unless only validating) render and format every spec."""
+    diagnostics = Diagnostics()
+    base = cwd or Path.cwd()
+    if not config.specs.is_dir():
+        diagnostics.error(
+            "S000", f"specs folder {_display(config.specs, base)} does not exist", None
+        )
+        return Build(diagnostics)
+    documents = []
+    for path in loader.discover(config.specs):
+        documents += loader.load_file(path, _display(path, base), diagnostics)
+    package = check(documents, diagnostics, config.package, __version__)
+    result = Build(diagnostics, package)
+    if not render or diagnostics.has_errors:
+        return result
+    formatter = Formatter(config.cache)
+    for rel, source in render_package(package).items():
+        # The copied runtime is kept black-formatted at its source.
+        verbatim = rel.startswith("_runtime/") or not rel.endswith(".py")
+        result.files[rel] = source if verbatim else formatter.format(source)
+    return result

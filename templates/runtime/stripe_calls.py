@@ -1,0 +1,455 @@
+"""The Stripe execution engine behind the generated Stripe wrappers.
+
+A generated wrapper validates its input, builds the Stripe params and hands
+:func:`call` (or :func:`acall`) a small ``invoke`` function that calls the
+official client. The engine does everything else, the same way for every
+capability:
+
+1. run the integration's policies on the params about to be sent; a denial
+   raises :class:`~.errors.PolicyDeniedError` and Stripe is never called;
+2. for operations that change state, attach an idempotency key (the explicit
+   one, else the workflow step's, else a fresh one);
+3. call Stripe, timing the call;
+4. map any ``stripe.StripeError`` onto the runtime error tree, keeping
+   Stripe's code, decline code and request id;
+5. emit one log record through :mod:`.calllog`, whatever the outcome.
+
+Settings come from the environment and ``.env``:
+
+==============================  =========================================
+``STRIPE_SECRET_KEY``           secret or restricted API key (required)
+``STRIPE_PUBLISHABLE_KEY``      publishable key, for front ends
+``STRIPE_WEBHOOK_SECRET``       signing secret of the webhook endpoint
+``STRIPE_API_BASE``             API base address, e.g. a local fake
+``STRIPE_MAX_NETWORK_RETRIES``  retries of failed network calls (default 2)
+``CONTRACTGEN_ENVIRONMENT``     deployment environment (default development)
+==============================  =========================================
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import stripe
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from stripe import RequestOptions, StripeClient
+
+from . import errors
+from .calllog import Outcome, log_call
+from .context import CallContext
+from .idempotency import key_for
+from .policies import ApiKeyMode, Policy, PolicyRequest, run_policies
+
+__all__ = [
+    "PROVIDER",
+    "StripeOperation",
+    "StripeSettings",
+    "acall",
+    "api_key_mode",
+    "build_client",
+    "call",
+    "client_api_key_mode",
+    "default_client",
+    "default_settings",
+    "map_stripe_error",
+    "read",
+]
+
+PROVIDER = "stripe"
+
+T = TypeVar("T")
+
+_DEFAULT_ENVIRONMENT = "development"
+
+
+class StripeSettings(BaseSettings):
+    """Stripe credentials and client options, read from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    secret_key: SecretStr = Field(validation_alias="STRIPE_SECRET_KEY")
+    publishable_key: str | None = Field(
+        default=None, validation_alias="STRIPE_PUBLISHABLE_KEY"
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias="STRIPE_WEBHOOK_SECRET"
+    )
+    api_base: str | None = Field(default=None, validation_alias="STRIPE_API_BASE")
+    max_network_retries: int = Field(
+        default=2, ge=0, validation_alias="STRIPE_MAX_NETWORK_RETRIES"
+    )
+    environment: str = Field(
+        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
+    )
+
+
+class _EnvironmentSettings(BaseSettings):
+    # The environment alone, for calls made with a caller-built client, where
+    # requiring STRIPE_SECRET_KEY just to learn the environment would be wrong.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = Field(
+        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
+    )
+
+
+def build_client(settings: StripeSettings) -> StripeClient:
+    """A Stripe client configured from ``settings``."""
+    if settings.api_base:
+        return StripeClient(
+            settings.secret_key.get_secret_value(),
+            base_addresses={"api": settings.api_base},
+            max_network_retries=settings.max_network_retries,
+        )
+    return StripeClient(
+        settings.secret_key.get_secret_value(),
+        max_network_retries=settings.max_network_retries,
+    )
+
+
+@functools.cache
+def default_settings() -> StripeSettings:
+    """Settings read once from the environment, for wrappers given no client."""
+    return StripeSettings()  # type: ignore[call-arg]
+
+
+@functools.cache
+def default_client() -> StripeClient:
+    """The client used by wrappers called without one, built once."""
+    return build_client(default_settings())
+
+
+def api_key_mode(api_key: str | None) -> ApiKeyMode | None:
+    """Whether a Stripe key is a live or a test key; ``None`` if unknown."""
+    if api_key is None:
+        return None
+    if api_key.startswith(("sk_live_", "rk_live_")):
+        return "live"
+    if api_key.startswith(("sk_test_", "rk_test_")):
+        return "test"
+    return None
+
+
+def client_api_key_mode(client: StripeClient) -> ApiKeyMode | None:
+    """The mode of the key a client was built with; ``None`` if unknown."""
+    # stripe-python exposes no public accessor for the client's key, so read
+    # the requestor's options defensively; a test pins this for the SDK
+    # version in use, and an SDK change degrades to "unknown", not a crash.
+    requestor = getattr(client, "_requestor", None)
+    options = getattr(requestor, "_options", None)
+    key = getattr(options, "api_key", None)
+    return api_key_mode(key if isinstance(key, str) else None)
+
+
+@dataclass(frozen=True, slots=True)
+class StripeOperation:
+    """What the engine needs to know about one capability's Stripe operation.
+
+    ``log_inputs`` are paths into the Stripe params and ``log_outputs`` paths
+    into the Stripe response (see :func:`read`) whose values may be logged;
+    everything else stays out of the log.
+    """
+
+    capability: str
+    operation: str
+    mutating: bool
+    log_inputs: tuple[str, ...] = ()
+    log_outputs: tuple[str, ...] = ()
+
+
+def read(obj: object, *paths: str) -> object:
+    """Read a value from a Stripe response by dotted path.
+
+    Segments name fields; integer segments index lists, so
+    ``"items.data.0.current_period_end"`` reads the first subscription item.
+    Paths are tried in order and the first present, non-``None`` value wins,
+    which lets one binding cover several API versions' shapes. Returns
+    ``None`` if no path leads to a value.
+    """
+    for path in paths:
+        value = _read_path(obj, path)
+        if value is not None:
+            return value
+    return None
+
+
+def _read_path(obj: object, path: str) -> object:
+    current = obj
+    for segment in path.split("."):
+        if isinstance(current, stripe.StripeObject | Mapping):
+            if segment not in current:
+                return None
+            current = current[segment]
+        elif isinstance(current, list | tuple) and segment.isdigit():
+            index = int(segment)
+            if index >= len(current):
+                return None
+            current = current[index]
+        else:
+            return None
+    return current
+
+
+def map_stripe_error(
+    err: stripe.StripeError, *, capability: str, step: str | None = None
+) -> errors.CapabilityError:
+    """The runtime error for a Stripe error raised by ``capability``'s call."""
+    common: dict[str, Any] = {
+        "capability": capability,
+        "provider": PROVIDER,
+        "code": err.code,
+        "request_id": err.request_id,
+        "step": step,
+    }
+    message = err.user_message or type(err).__name__
+    status = err.http_status or 0
+
+    if isinstance(err, stripe.CardError):
+        decline_code = err.error.decline_code if err.error is not None else None
+        return errors.CardDeclinedError(message, decline_code=decline_code, **common)
+    if isinstance(err, stripe.RateLimitError):
+        return errors.RateLimitedError(message, **common)
+    if isinstance(err, stripe.APIConnectionError):
+        return errors.ProviderUnavailableError(message, **common)
+    if isinstance(err, stripe.InvalidRequestError):
+        return errors.InvalidRequestError(message, **common)
+    if isinstance(err, stripe.AuthenticationError):
+        return errors.AuthenticationError(message, **common)
+    if isinstance(err, stripe.PermissionError):
+        return errors.PermissionDeniedError(message, **common)
+    if isinstance(err, stripe.IdempotencyError):
+        return errors.IdempotencyConflictError(message, **common)
+    if isinstance(err, stripe.APIError) and status >= 500:
+        return errors.ProviderUnavailableError(message, **common)
+    return errors.ProviderError(message, retryable=_should_retry(err), **common)
+
+
+def _should_retry(err: stripe.StripeError) -> bool:
+    # Stripe states retryability in the Stripe-Should-Retry response header;
+    # without it we do not guess.
+    for name, value in (err.headers or {}).items():
+        if name.lower() == "stripe-should-retry":
+            return value.strip().lower() == "true"
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    client: StripeClient
+    options: RequestOptions
+    idempotency_key: str | None
+
+
+def _prepare(
+    operation: StripeOperation,
+    params: Mapping[str, object],
+    *,
+    client: StripeClient | None,
+    idempotency_key: str | None,
+    context: CallContext | None,
+    policies: Sequence[Policy],
+    environment: str | None,
+) -> _Prepared:
+    """Resolve client and environment, run policies, build request options.
+
+    A denial is logged and raised from here, before any request exists.
+    """
+    if environment is None:
+        environment = (
+            default_settings().environment
+            if client is None
+            else _EnvironmentSettings().environment
+        )
+    if client is None:
+        client = default_client()
+
+    request = PolicyRequest(
+        capability=operation.capability,
+        provider=PROVIDER,
+        operation=operation.operation,
+        params=params,
+        api_key_mode=client_api_key_mode(client),
+        environment=environment,
+    )
+    try:
+        run_policies(policies, request)
+    except errors.PolicyDeniedError as denial:
+        denial.with_step(context.step_id if context else None)
+        _log(operation, params, context, outcome="denied", error=denial)
+        raise
+
+    # Reads are naturally idempotent and Stripe ignores keys on them.
+    key = key_for(context, idempotency_key) if operation.mutating else None
+    options: RequestOptions = {} if key is None else {"idempotency_key": key}
+    return _Prepared(client=client, options=options, idempotency_key=key)
+
+
+def _log(
+    operation: StripeOperation,
+    params: Mapping[str, object],
+    context: CallContext | None,
+    *,
+    outcome: Outcome,
+    idempotency_key: str | None = None,
+    duration_ms: float = 0.0,
+    result: object = None,
+    error: BaseException | None = None,
+) -> None:
+    log_call(
+        capability=operation.capability,
+        provider=PROVIDER,
+        operation=operation.operation,
+        outcome=outcome,
+        duration_ms=duration_ms,
+        context=context,
+        idempotency_key=idempotency_key,
+        request_id=_response_request_id(result),
+        error=error,
+        inputs={path: read(params, path) for path in operation.log_inputs},
+        outputs=(
+            {path: read(result, path) for path in operation.log_outputs}
+            if error is None
+            else {}
+        ),
+    )
+
+
+def _response_request_id(result: object) -> str | None:
+    if isinstance(result, stripe.StripeObject) and result.last_response is not None:
+        return result.last_response.request_id
+    return None
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _failed(
+    operation: StripeOperation,
+    params: Mapping[str, object],
+    context: CallContext | None,
+    prepared: _Prepared,
+    started: float,
+    err: Exception,
+) -> Exception:
+    """Log a failed call and return the exception the caller should raise."""
+    raised: Exception = err
+    if isinstance(err, stripe.StripeError):
+        raised = map_stripe_error(
+            err,
+            capability=operation.capability,
+            step=context.step_id if context else None,
+        )
+    _log(
+        operation,
+        params,
+        context,
+        outcome="failed",
+        idempotency_key=prepared.idempotency_key,
+        duration_ms=_elapsed_ms(started),
+        error=raised,
+    )
+    return raised
+
+
+def call(
+    operation: StripeOperation,
+    params: Mapping[str, object],
+    invoke: Callable[[StripeClient, RequestOptions], T],
+    *,
+    client: StripeClient | None = None,
+    idempotency_key: str | None = None,
+    context: CallContext | None = None,
+    policies: Sequence[Policy] = (),
+    environment: str | None = None,
+) -> T:
+    """Run one Stripe capability call: policies, idempotency, errors, log.
+
+    ``invoke`` receives the client and the request options and makes the
+    actual SDK call with ``params``. ``environment`` defaults to
+    ``CONTRACTGEN_ENVIRONMENT``. An idempotency key is sent only for mutating
+    operations; an explicit key given for a read is ignored. Raises a
+    :class:`~.errors.CapabilityError`; any other exception raised by
+    ``invoke`` is logged and propagates unchanged.
+    """
+    prepared = _prepare(
+        operation,
+        params,
+        client=client,
+        idempotency_key=idempotency_key,
+        context=context,
+        policies=policies,
+        environment=environment,
+    )
+
+    started = time.perf_counter()
+    try:
+        result = invoke(prepared.client, prepared.options)
+    except Exception as err:
+        raised = _failed(operation, params, context, prepared, started, err)
+        if raised is err:
+            raise
+        raise raised from err
+
+    _log(
+        operation,
+        params,
+        context,
+        outcome="succeeded",
+        idempotency_key=prepared.idempotency_key,
+        duration_ms=_elapsed_ms(started),
+        result=result,
+    )
+    return result
+
+
+async def acall(
+    operation: StripeOperation,
+    params: Mapping[str, object],
+    invoke: Callable[[StripeClient, RequestOptions], Awaitable[T]],
+    *,
+    client: StripeClient | None = None,
+    idempotency_key: str | None = None,
+    context: CallContext | None = None,
+    policies: Sequence[Policy] = (),
+    environment: str | None = None,
+) -> T:
+    """The asynchronous form of :func:`call`, for ``*_async`` SDK methods."""
+    prepared = _prepare(
+        operation,
+        params,
+        client=client,
+        idempotency_key=idempotency_key,
+        context=context,
+        policies=policies,
+        environment=environment,
+    )
+
+    started = time.perf_counter()
+    try:
+        result = await invoke(prepared.client, prepared.options)
+    except Exception as err:
+        raised = _failed(operation, params, context, prepared, started, err)
+        if raised is err:
+            raise
+        raise raised from err
+
+    _log(
+        operation,
+        params,
+        context,
+        outcome="succeeded",
+        idempotency_key=prepared.idempotency_key,
+        duration_ms=_elapsed_ms(started),
+        result=result,
+    )
+    return result

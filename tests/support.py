@@ -1,0 +1,97 @@
+"""Helpers for tests that generate a package and import it.
+
+Each generated tree gets its own package name, so trees from different tests
+never meet in `sys.modules`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from generator import pipeline
+from generator.config import Config
+from generator.writer import write_tree
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_SPECS = ROOT / "specs"
+CASES = ROOT.parent / "shared" / "cases"
+
+_counter = itertools.count()
+
+
+@dataclass
+class Generated:
+    root: Path  # the folder holding the specs and the package
+    package: str
+    build: pipeline.Build
+
+    @property
+    def output(self) -> Path:
+        return self.root / self.package
+
+    @property
+    def ok(self) -> bool:
+        return self.build.ok
+
+    def diagnostics(self) -> str:
+        return self.build.diagnostics.render(self.root)
+
+    def module(self, name: str = "") -> ModuleType:
+        if str(self.root) not in sys.path:
+            sys.path.insert(0, str(self.root))
+        importlib.invalidate_caches()
+        return importlib.import_module(f"{self.package}.{name}".rstrip("."))
+
+
+def write_specs(folder: Path, specs: dict[str, str] | Path) -> Path:
+    target = folder / "specs"
+    if isinstance(specs, Path):
+        shutil.copytree(specs, target)
+    else:
+        for name, text in specs.items():
+            path = target / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    return target
+
+
+def generate_tree(
+    folder: Path, specs: dict[str, str] | Path, *, write: bool = True
+) -> Generated:
+    """Generate `specs` into `folder/<unique package>` and return the result."""
+    package = f"gen_{next(_counter)}_{folder.name.replace('-', '_')}"
+    specs_dir = write_specs(folder, specs)
+    config = Config(folder, specs_dir, folder / package, package, None)
+    result = pipeline.build(config, cwd=folder)
+    if write and result.ok:
+        write_tree(result.files, config.output)
+    return Generated(folder, package, result)
+
+
+def example_with(*extra: Path) -> dict[str, str]:
+    """The example capability specs plus extra spec files, as texts."""
+    specs = {
+        p.relative_to(EXAMPLE_SPECS).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted((EXAMPLE_SPECS / "capabilities").glob("*.yaml"))
+    }
+    for path in extra:
+        specs[path.name] = path.read_text(encoding="utf-8")
+    return specs
+
+
+def contractgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real command line, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -1,0 +1,159 @@
+"""Property tests: any valid spec compiles to importable code, and any invalid
+input yields diagnostics, never a traceback."""
+
+from __future__ import annotations
+
+import keyword
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from generator import loader, names
+from generator.checker import check
+from generator.diagnostics import Diagnostics
+from tests.support import generate_tree
+
+_SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+_awkward_words = st.sampled_from(
+    [
+        *keyword.kwlist[:12],
+        "type",
+        "str",
+        "schema",
+        "model_config",
+        "copy",
+        "json",
+        "déjà-vu",
+        "2fa",
+        "x-y",
+        "日本",
+        "_private",
+        "UPPER",
+        "camelCase",
+    ]
+)
+field_names = st.one_of(
+    _awkward_words,
+    st.text(
+        st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]),
+        min_size=1,
+        max_size=12,
+    ),
+)
+
+scalar_types = st.sampled_from(["string", "number", "integer", "boolean", "timestamp"])
+
+
+def field_specs(depth: int = 2) -> st.SearchStrategy[dict[str, Any]]:
+    scalar = st.builds(
+        lambda t, desc, mode: {
+            "type": t,
+            **({"description": desc} if desc else {}),
+            **mode,
+        },
+        scalar_types,
+        st.one_of(st.none(), st.text(max_size=30)),
+        st.sampled_from(
+            [
+                {},
+                {"optional": True},
+                {"nullable": True},
+                {"optional": True, "nullable": True},
+            ]
+        ),
+    )
+    enum = st.lists(
+        st.text(min_size=1, max_size=8), min_size=1, max_size=4, unique=True
+    ).map(lambda values: {"type": "enum", "values": values})
+    options = [scalar, enum, st.just({"type": "object"})]
+    if depth > 0:
+        options.append(
+            st.builds(
+                lambda item: {"type": "array", "items": item}, field_specs(depth - 1)
+            )
+        )
+        options.append(
+            _field_maps(depth - 1).map(
+                lambda props: {"type": "object", "properties": props}
+            )
+        )
+    return st.one_of(*options)
+
+
+def _field_maps(depth: int = 2) -> st.SearchStrategy[dict[str, Any]]:
+    def distinct_python_names(fields: dict[str, Any]) -> bool:
+        python = [names.attribute_name(n, i) for i, n in enumerate(fields, start=1)]
+        return len(set(python)) == len(python)
+
+    return st.dictionaries(
+        field_names, field_specs(depth), min_size=1, max_size=6
+    ).filter(distinct_python_names)
+
+
+capability_ids = st.from_regex(r"\A[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,6}){0,2}\Z")
+
+
+@_SETTINGS
+@given(capability_ids, _field_maps(), _field_maps())
+def test_valid_capabilities_generate_importable_models(
+    capability_id: str, inputs: dict[str, Any], outputs: dict[str, Any]
+) -> None:
+    spec = {
+        "capabilityId": capability_id,
+        "provider": {"type": "custom"},
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+    text = yaml.safe_dump(spec, allow_unicode=True, sort_keys=False)
+    with tempfile.TemporaryDirectory() as folder:
+        tree = generate_tree(Path(folder), {"cap.yaml": text})
+        assert tree.ok, tree.diagnostics()
+        module = tree.module(f"custom.{names.module_name(capability_id, 'custom')}")
+        model_name = names.class_name(names.module_name(capability_id, "custom"))
+        for suffix in ("Input", "Output"):
+            model = getattr(module, model_name + suffix)
+            assert set(model.model_json_schema().get("properties", {})) <= {*inputs, *outputs}
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=10)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(max_size=10), children, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def _diagnose(text: str) -> Diagnostics:
+    diagnostics = Diagnostics()
+    documents = loader.load_text(text, "specs/x.yaml", diagnostics)
+    check(documents, diagnostics, "pkg", "0")
+    return diagnostics
+
+
+@_SETTINGS
+@given(st.text(max_size=200))
+def test_arbitrary_text_never_raises(text: str) -> None:
+    diagnostics = _diagnose(text)
+    for diagnostic in diagnostics.items:
+        assert diagnostic.render(text)
+
+
+@_SETTINGS
+@given(st.sampled_from(["capabilityId", "workflowId", "integration"]), json_values)
+def test_wrong_shapes_are_diagnosed(kind: str, body: Any) -> None:
+    document = {kind: body, "provider": body, "steps": body, "inputs": body}
+    text = yaml.safe_dump(document, allow_unicode=True)
+    diagnostics = _diagnose(text)
+    assert diagnostics.has_errors
+    assert all(d.span is not None for d in diagnostics.items)
