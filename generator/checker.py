@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from . import bindings, names
 from .diagnostics import Diagnostics, did_you_mean
 from .fieldtypes import ModelBuilder, python_literal
-from .ir import Capability, EmailCall, Integration, Package
+from .ir import Capability, EmailCall, Integration, Package, StripeCall
 from .loader import Document, NodePath
 from .spec import (
     CapabilitySpec,
@@ -86,9 +87,10 @@ def check(
     diagnostics: Diagnostics,
     package_name: str,
     generator_version: str,
+    root: Path | None = None,
 ) -> Package:
     specs = validate(documents, diagnostics)
-    package = Package(package_name, generator_version)
+    package = Package(package_name, generator_version, root)
     for provider, (integration, document) in sorted(specs.integrations.items()):
         package.integrations[provider] = _integration(integration, document)
     modules: dict[tuple[str, str], str] = {}
@@ -129,14 +131,35 @@ def validate(documents: Sequence[Document], diagnostics: Diagnostics) -> Checked
             _report_validation(err, document, diagnostics)
             continue
         if isinstance(spec, CapabilitySpec):
-            _register(checked.capabilities, spec.capability_id, spec, document,
-                      "capability", "capabilityId", diagnostics)
+            _register(
+                checked.capabilities,
+                spec.capability_id,
+                spec,
+                document,
+                "capability",
+                "capabilityId",
+                diagnostics,
+            )
         elif isinstance(spec, WorkflowSpec):
-            _register(checked.workflows, spec.workflow_id, spec, document,
-                      "workflow", "workflowId", diagnostics)
+            _register(
+                checked.workflows,
+                spec.workflow_id,
+                spec,
+                document,
+                "workflow",
+                "workflowId",
+                diagnostics,
+            )
         elif isinstance(spec, IntegrationSpec):
-            _register(checked.integrations, spec.integration, spec, document,
-                      "integration", "integration", diagnostics)
+            _register(
+                checked.integrations,
+                spec.integration,
+                spec,
+                document,
+                "integration",
+                "integration",
+                diagnostics,
+            )
     return checked
 
 
@@ -206,7 +229,9 @@ def _report_validation(
         elif kind == "literal_error":
             value = error.get("input")
             expected = (error.get("ctx") or {}).get("expected", "")
-            choices = [c.strip(" '") for c in str(expected).replace(" or ", ",").split(",")]
+            choices = [
+                c.strip(" '") for c in str(expected).replace(" or ", ",").split(",")
+            ]
             diagnostics.error(
                 "S004",
                 f"'{value}' is not a valid {field}; expected one of "
@@ -215,8 +240,14 @@ def _report_validation(
                 did_you_mean(str(value), choices),
             )
         elif kind == "string_pattern_mismatch" and field in (
-            "capabilityId", "workflowId", "id", "capability", "onSuccess",
-            "onFailure", "entry", "renamedFrom",
+            "capabilityId",
+            "workflowId",
+            "id",
+            "capability",
+            "onSuccess",
+            "onFailure",
+            "entry",
+            "renamedFrom",
         ):
             diagnostics.error(
                 "S005",
@@ -234,15 +265,16 @@ def _report_validation(
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> NodePath:
     """The part of a pydantic error location that names real document nodes."""
     at: list[str | int] = []
-    node = data
+    node: Any = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        in_mapping = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_mapping or in_list:
             node = node[part]
             at.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-            at.append(part)
-        elif isinstance(node, dict) and isinstance(part, str) and len(at) == len(loc) - 1:
+        elif (
+            isinstance(node, dict) and isinstance(part, str) and len(at) == len(loc) - 1
+        ):
             at.append(part)  # an unknown or missing key: keep its name
         # other parts are pydantic's union tags ('float', 'str'): skip them
     return tuple(at)
@@ -300,7 +332,9 @@ def _capability(
         spec.outputs,
         ("outputs",),
     )
-    call = binding.call(input_model, output_model) if binding else None
+    call: StripeCall | EmailCall | None = (
+        binding.call(input_model, output_model) if binding else None
+    )
     if provider == "email":
         call = EmailCall("template" if "template" in spec.inputs else None)
     nested = tuple(m for m in builder.models if m not in (input_model, output_model))
@@ -309,12 +343,17 @@ def _capability(
         # The Stripe runtime logs the request it sends and the response it
         # gets, so the allow-list names their parameters, not the spec's.
         log_inputs = tuple(
-            path for name, path, _ in binding.params
+            path
+            for name, path, _ in binding.params
             if name in log_inputs and not path.startswith("@")
         )
-        log_outputs = tuple(paths[0] for name, paths in call.outputs if name in log_outputs)
+        log_outputs = tuple(
+            paths[0] for name, paths in call.outputs if name in log_outputs
+        )
     typing_imports = set(builder.typing_imports)
-    if binding and any(a.startswith("Literal[") for a in binding.input_annotations.values()):
+    if binding and any(
+        a.startswith("Literal[") for a in binding.input_annotations.values()
+    ):
         typing_imports.add("Literal")
     return Capability(
         id=spec.capability_id,

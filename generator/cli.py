@@ -29,7 +29,7 @@ EXIT_OK, EXIT_DRIFT, EXIT_SPEC_ERROR = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contractgen",
-        description="Compile capability and workflow specs into a typed Python package.",
+        description="Compile capability and workflow specs into typed Python.",
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)

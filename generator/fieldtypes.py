@@ -44,7 +44,9 @@ _CONSTRAINTS = (
 def python_literal(value: Any) -> str:
     """Python source for a plain-data value; `repr` escapes every string."""
     if isinstance(value, dict):
-        items = ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items())
+        items = ", ".join(
+            f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items()
+        )
         return "{" + items + "}"
     if isinstance(value, list):
         return "[" + ", ".join(python_literal(v) for v in value) + "]"
@@ -101,7 +103,9 @@ class ModelBuilder:
             annotation = (overrides or {}).get(spec_name) or self._annotation(
                 spec, model_name, spec_name, (*at, spec_name), position
             )
-            built.append(self._field(spec_name, name, spec, annotation, (*at, spec_name)))
+            built.append(
+                self._field(spec_name, name, spec, annotation, (*at, spec_name))
+            )
         model = Model(model_name, doc, tuple(built))
         self.models.append(model)
         return model
@@ -179,7 +183,9 @@ class ModelBuilder:
             default = "None"
         else:
             default = None
-        return Field(spec_name, name, annotation, default, spec.description, constraints)
+        return Field(
+            spec_name, name, annotation, default, spec.description, constraints
+        )
 
     def _check_default(self, spec_name: str, spec: FieldSpec, at: NodePath) -> None:
         value = spec.default

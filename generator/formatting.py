@@ -11,13 +11,16 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import black
+from black.mode import TargetVersion
 
 __all__ = ["Formatter"]
 
-_MODE = black.Mode(target_versions={black.TargetVersion.PY311})
+_MODE = black.Mode(target_versions={TargetVersion.PY311})
+_BLACK_VERSION = version("black")
 
 
 class Formatter:
@@ -27,7 +30,7 @@ class Formatter:
         self.misses = 0
 
     def format(self, source: str) -> str:
-        key = hashlib.sha256(f"{black.__version__}\n{source}".encode()).hexdigest()
+        key = hashlib.sha256(f"{_BLACK_VERSION}\n{source}".encode()).hexdigest()
         cached = self._read(key)
         if cached is not None:
             self.hits += 1

@@ -20,6 +20,7 @@ the generated file's header.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = [
     "Capability",
@@ -250,6 +251,8 @@ class Workflow:
 class Package:
     name: str
     generator_version: str
+    # The folder relative paths in integration settings are read from.
+    root: Path | None = None
     capabilities: list[Capability] = field(default_factory=list)
     workflows: list[Workflow] = field(default_factory=list)
     integrations: dict[str, Integration] = field(default_factory=dict)

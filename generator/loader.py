@@ -26,11 +26,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .diagnostics import Diagnostics, Span
 
 __all__ = [
-    "Document",
-    "DocumentKind",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "Document",
+    "DocumentKind",
     "NodePath",
     "discover",
     "load_file",

@@ -34,7 +34,10 @@ def _ascii(text: str) -> str:
 
 
 def snake_case(text: str) -> str:
-    """`customerId` → `customer_id`, `create-payment-intent` → `create_payment_intent`."""
+    """`customerId` → `customer_id`; `create-payment-intent` → `create_payment_intent`.
+
+    Non-ASCII letters are transliterated (`délai` → `delai`) or dropped.
+    """
     text = _ascii(text)
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)

@@ -52,7 +52,7 @@ def build(config: Config, *, render: bool = True, cwd: Path | None = None) -> Bu
     documents = []
     for path in loader.discover(config.specs):
         documents += loader.load_file(path, _display(path, base), diagnostics)
-    package = check(documents, diagnostics, config.package, __version__)
+    package = check(documents, diagnostics, config.package, __version__, config.root)
     result = Build(diagnostics, package)
     if not render or diagnostics.has_errors:
         return result

@@ -134,9 +134,9 @@ def render_package(package: Package) -> dict[str, str]:
                     [integration.source] if integration else ["defaults"],
                     integration.source_hash if integration else "defaults",
                 ),
-                policies=integration.policies
-                if integration
-                else builtin_policies(None),
+                policies=(
+                    integration.policies if integration else builtin_policies(None)
+                ),
             )
 
     for workflow in package.workflows:
@@ -155,7 +155,10 @@ def render_package(package: Package) -> dict[str, str]:
                 name
                 for w in package.workflows
                 for name in (
-                    w.input.name, f"{w.class_prefix}Result", w.function, f"{w.function}_async"
+                    w.input.name,
+                    f"{w.class_prefix}Result",
+                    w.function,
+                    f"{w.function}_async",
                 )
             ],
         )
@@ -230,7 +233,9 @@ def _workflow(workflow: Workflow, package: Package) -> str:
     if "AwareDatetime" in workflow.typing_imports:
         pydantic.append("AwareDatetime")
     return _ENV.get_template("workflow.py.jinja").render(
-        header=header(package.generator_version, [workflow.source], workflow.source_hash),
+        header=header(
+            package.generator_version, [workflow.source], workflow.source_hash
+        ),
         workflow=workflow,
         typing_lines=[f"from typing import {', '.join(typing)}"] if typing else [],
         pydantic_line=f"from pydantic import {', '.join(sorted(pydantic))}",

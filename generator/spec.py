@@ -37,7 +37,9 @@ __all__ = [
 ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 Id = Annotated[str, Field(pattern=ID_PATTERN, max_length=64)]
 # Field names are free text (they are the wire names); Python names are derived.
-FieldName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+FieldName = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 FieldType = Literal[
     "string", "number", "integer", "boolean", "timestamp", "object", "array", "enum"
@@ -168,7 +170,9 @@ class IntegrationSpec(_Spec):
 
 _Document = Annotated[
     CapabilitySpec | WorkflowSpec | IntegrationSpec,
-    Field(description="A contractgen spec document (capability, workflow, integration)"),
+    Field(
+        description="A contractgen spec document (capability, workflow, integration)"
+    ),
 ]
 
 

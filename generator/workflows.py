@@ -23,6 +23,7 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import names
@@ -79,11 +80,13 @@ def check_all(
     capabilities = {cid: spec for cid, (spec, _) in specs.capabilities.items()}
     compiled = {c.id: c for c in package.capabilities}
     workflows = []
-    for workflow_id, (spec, document) in sorted(specs.workflows.items()):
+    for _, (spec, document) in sorted(specs.workflows.items()):
         checker = _WorkflowChecker(spec, document, capabilities, diagnostics)
         if not checker.check():
             continue
-        builder = _WorkflowBuilder(spec, document, compiled, diagnostics)
+        builder = _WorkflowBuilder(
+            spec, document, compiled, diagnostics, _email_templates(package)
+        )
         workflow = builder.build(document_hash(document))
         if workflow is not None:
             workflows.append(workflow)
@@ -106,7 +109,9 @@ class _WorkflowChecker:
         self.steps: dict[str, StepSpec] = {}
         self.index: dict[str, int] = {}
 
-    def _error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+    def _error(
+        self, code: str, message: str, span: Span, hint: str | None = None
+    ) -> None:
         self.diagnostics.error(code, message, span, hint)
 
     def _step_at(self, step_id: str, *rest: str | int) -> NodePath:
@@ -137,9 +142,7 @@ class _WorkflowChecker:
     def _check_names(self) -> bool:
         ok = True
         known = list(self.steps)
-        targets: list[tuple[str | None, NodePath]] = [
-            (self.spec.entry, ("entry",))
-        ]
+        targets: list[tuple[str | None, NodePath]] = [(self.spec.entry, ("entry",))]
         for step in self.steps.values():
             targets.append((step.on_success, self._step_at(step.id, "onSuccess")))
             targets.append((step.on_failure, self._step_at(step.id, "onFailure")))
@@ -258,9 +261,7 @@ class _WorkflowChecker:
         return list(reversed(path))
 
     def _reached_by_failure(self, step_id: str) -> bool:
-        return any(
-            step.on_failure == step_id for step in self.steps.values()
-        )
+        return any(step.on_failure == step_id for step in self.steps.values())
 
     def _check_references(self, reachable: set[str]) -> None:
         for step_id, step in self.steps.items():
@@ -281,9 +282,7 @@ class _WorkflowChecker:
                         continue
                     path = self._path_without(step_id, producer)
                     if path is not None:
-                        route = " → ".join(
-                            f"{before} ({how})" for before, how in path
-                        )
+                        route = " → ".join(f"{before} ({how})" for before, how in path)
                         self._error(
                             "W010",
                             f"'{producer}' has not succeeded on every path to "
@@ -307,7 +306,9 @@ class _WorkflowChecker:
             return node
         # Inside a one-line string: point at the `${` itself. A quoted scalar's
         # text starts one column after its opening quote.
-        start = node.column + ref.column_offset + (1 if at in self.document.quoted else 0)
+        start = (
+            node.column + ref.column_offset + (1 if at in self.document.quoted else 0)
+        )
         return Span(node.path, node.line, start, node.line, start + len(ref.text) + 3)
 
     def _check_inputs(self) -> None:
@@ -326,8 +327,8 @@ class _WorkflowChecker:
                         did_you_mean(name, list(capability.inputs))
                         or f"its inputs: {', '.join(capability.inputs) or 'none'}",
                     )
-            for name, field in capability.inputs.items():
-                required = not field.optional and not field.has_default
+            for name, field_spec in capability.inputs.items():
+                required = not field_spec.optional and not field_spec.has_default
                 if required and name not in step.inputs:
                     self._error(
                         "W021",
@@ -400,7 +401,6 @@ class _WorkflowChecker:
             )
 
 
-
 # The type of each `${error.<field>}`, and its attribute on the engine's error.
 _ERROR_TYPES = {
     "message": ("str", "message"),
@@ -462,6 +462,7 @@ class _WorkflowBuilder:
     document: Document
     capabilities: dict[str, Capability]
     diagnostics: Diagnostics
+    email_templates: Path | None
     uses: dict[str, list[_InputUse]] = field(default_factory=dict)
     typing_imports: set[str] = field(default_factory=set)
 
@@ -519,6 +520,8 @@ class _WorkflowBuilder:
         attributes: dict[str, Field] | None,
     ) -> Step:
         targets = {f.spec_name: f for f in capability.input.fields}
+        if capability.provider == "email":
+            self._check_template(index, step)
         arguments = []
         for name, value in step.inputs.items():
             target = targets[name]
@@ -528,11 +531,11 @@ class _WorkflowBuilder:
         retry = None
         if step.retry is not None:
             r = step.retry
+            cap = _seconds(r.max_interval) if r.max_interval is not None else None
             retry = (
                 f"RetryPolicy(max_attempts={r.max_attempts}, "
                 f"initial_interval={_seconds(r.initial_interval)!r}, "
-                f"backoff={float(r.backoff)!r}, "
-                f"max_interval={_seconds(r.max_interval) if r.max_interval is not None else None!r})"
+                f"backoff={float(r.backoff)!r}, max_interval={cap!r})"
             )
         return Step(
             id=step.id,
@@ -573,8 +576,14 @@ class _WorkflowBuilder:
             return python_literal(value)
         refs = list(references(value, ()))
         if len(refs) == 1 and refs[0].whole:
-            source, annotation = self._expression(refs[0].text, target, span, attributes)
-            if annotation is not None and target is not None and not _fits(annotation, target):
+            source, annotation = self._expression(
+                refs[0].text, target, span, attributes
+            )
+            if (
+                annotation is not None
+                and target is not None
+                and not _fits(annotation, target)
+            ):
                 self.diagnostics.error(
                     "W040",
                     f"'${{{refs[0].text}}}' is {annotation}, but this input takes "
@@ -586,7 +595,9 @@ class _WorkflowBuilder:
         # Interpolation: literal text and expressions joined into an f-string.
         parts, last = [], 0
         for match in _EXPRESSION.finditer(value):
-            parts.append(_fstring_text(value[last : match.start()].replace("$${", "${")))
+            parts.append(
+                _fstring_text(value[last : match.start()].replace("$${", "${"))
+            )
             source, _ = self._expression(match.group(1).strip(), None, span, attributes)
             parts.append("{" + source + "}")
             last = match.end()
@@ -594,10 +605,32 @@ class _WorkflowBuilder:
         self._check(value, "str", target, span)
         return 'f"' + "".join(parts) + '"'
 
-    def _check(self, value: Any, annotation: str, target: str | None, span: Span) -> None:
+    def _check_template(self, index: int, step: StepSpec) -> None:
+        """A template named by a literal must exist when templates are declared."""
+        name = step.inputs.get("template")
+        folder = self.email_templates
+        if folder is None or not isinstance(name, str) or "${" in name:
+            return  # a computed name is checked when the e-mail is sent
+        if not (folder / f"{name}.txt").is_file():
+            known = sorted(p.stem for p in folder.glob("*.txt"))
+            self.diagnostics.error(
+                "W043",
+                f"e-mail template '{name}' does not exist: no {name}.txt in "
+                f"{folder.name}/",
+                self.document.span(("steps", index, "inputs", "template")),
+                did_you_mean(name, known) or f"templates: {', '.join(known) or 'none'}",
+            )
+
+    def _check(
+        self, value: Any, annotation: str, target: str | None, span: Span
+    ) -> None:
         if target is None or _fits(annotation, target):
             return
-        if target.startswith("Literal[") and isinstance(value, str) and repr(value) in target:
+        if (
+            target.startswith("Literal[")
+            and isinstance(value, str)
+            and repr(value) in target
+        ):
             return
         if value is None and target.endswith("| None"):
             return
@@ -634,7 +667,7 @@ class _WorkflowBuilder:
         return f"run.error.{attribute}", annotation
 
     def _inferred_input(self, name: str) -> Model:
-        """The input model of a workflow that declares none, from how inputs are used."""
+        """The input model of a workflow that declares none, from how it uses them."""
         fields = []
         for position, (spec_name, uses) in enumerate(sorted(self.uses.items()), 1):
             typed = [u for u in uses if u.annotation is not None]
@@ -679,6 +712,15 @@ class _WorkflowBuilder:
             "the capability inputs they flow into.",
             tuple(fields),
         )
+
+
+def _email_templates(package: Package) -> Path | None:
+    """The e-mail templates folder the email integration spec declares, if any."""
+    integration = package.integrations.get("email")
+    if integration is None or package.root is None:
+        return None
+    folder = dict(integration.settings).get("templatesDir")
+    return package.root / folder if folder else None
 
 
 def _literal_type(value: Any) -> str:

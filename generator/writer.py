@@ -48,7 +48,9 @@ class Changes:
         for path in self.changed:
             diff = self.diffs.get(path, [])
             plus = sum(1 for d in diff if d.startswith("+") and not d.startswith("+++"))
-            minus = sum(1 for d in diff if d.startswith("-") and not d.startswith("---"))
+            minus = sum(
+                1 for d in diff if d.startswith("-") and not d.startswith("---")
+            )
             lines.append(f"  changed  {path} (+{plus} -{minus})")
         for path in self.removed:
             lines.append(f"  removed  {path}")

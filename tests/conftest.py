@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import Generated, generate_tree
 
-pytest_plugins = ["tests.fixtures.localstripe"]
+pytest_plugins = ["tests.fixtures.localstripe", "tests.fixtures.smtp"]
 
 
 @pytest.fixture

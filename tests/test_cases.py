@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib
 import keyword
 import subprocess
 import sys
@@ -76,15 +75,6 @@ def test_awkward_names_accept_and_emit_spec_names(generate: Generate) -> None:
     assert by_spec_name.model_dump() == wire
     assert by_spec_name.model_dump_json().startswith('{"email":"a@example.com","from"')
 
-    python_names = {
-        (
-            model.model_fields_by_spec_name[k]
-            if hasattr(model, "model_fields_by_spec_name")
-            else k
-        ): v
-        for k, v in wire.items()
-    }
-    del python_names
     by_python_name = model(
         email="a@example.com",
         from_="b@example.com",

@@ -121,7 +121,10 @@ def test_valid_capabilities_generate_importable_models(
         model_name = names.class_name(names.module_name(capability_id, "custom"))
         for suffix in ("Input", "Output"):
             model = getattr(module, model_name + suffix)
-            assert set(model.model_json_schema().get("properties", {})) <= {*inputs, *outputs}
+            assert set(model.model_json_schema().get("properties", {})) <= {
+                *inputs,
+                *outputs,
+            }
 
 
 json_values = st.recursive(

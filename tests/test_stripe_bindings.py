@@ -71,7 +71,7 @@ def test_integer_amount_needs_no_warning(generate: Generate) -> None:
 
 def test_fractional_amount_is_rejected_not_rounded() -> None:
     with pytest.raises(ValidationError, match="fractional part"):
-        CreatePaymentIntentInput(amount=19.99)
+        CreatePaymentIntentInput.model_validate({"amount": 19.99})
 
     assert CreatePaymentIntentInput(amount=1999).amount == 1999
 
@@ -79,7 +79,7 @@ def test_fractional_amount_is_rejected_not_rounded() -> None:
 @given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: x % 1 != 0))
 def test_no_fractional_amount_is_accepted(amount: float) -> None:
     with pytest.raises(ValidationError):
-        CreatePaymentIntentInput(amount=amount)
+        CreatePaymentIntentInput.model_validate({"amount": amount})
 
 
 @given(st.integers(min_value=1, max_value=99_999_999))
@@ -89,7 +89,9 @@ def test_whole_amounts_pass_unchanged(amount: int) -> None:
 
 def test_number_trial_days_are_whole_days_too() -> None:
     with pytest.raises(ValidationError):
-        CreateSubscriptionInput(customer_id="cus_1", price_id="price_1", trial_days=1.5)
+        CreateSubscriptionInput.model_validate(
+            {"customerId": "cus_1", "priceId": "price_1", "trialDays": 1.5}
+        )
 
 
 def test_stripe_epoch_seconds_become_aware_utc_datetimes() -> None:

@@ -40,15 +40,9 @@ class RecordingHTTPClient(stripe.RequestsClient):
         super().__init__()
         self.sent: list[tuple[str, str]] = []
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-    ) -> tuple[bytes, int, Mapping[str, str]]:
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         self.sent.append((method, url))
-        return super().request(method, url, headers, post_data)
+        return super().request(method, url, *args, **kwargs)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -336,11 +335,16 @@ def client(stub: StripeStub) -> StripeClient:
 
 
 @pytest.fixture(scope="module")
-def wrappers(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
-    tree: Generated = generate_tree(
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    tree = generate_tree(
         tmp_path_factory.mktemp("recorded"), {**example_with(), **EXTRA_SPECS}
     )
     assert tree.ok, tree.diagnostics()
+    return tree
+
+
+@pytest.fixture(scope="module")
+def wrappers(tree: Generated) -> ModuleType:
     return tree.module("stripe")
 
 
@@ -502,11 +506,10 @@ def test_reads_send_no_idempotency_key(
 
 
 def test_insufficient_funds_keeps_code_decline_code_and_request_id(
-    stub: StripeStub, client: StripeClient, wrappers: ModuleType
+    stub: StripeStub, client: StripeClient, tree: Generated, wrappers: ModuleType
 ) -> None:
+    errors = tree.module("_runtime.errors")
     context = CallContext(workflow_id="checkout", run_id="r1", step_id="confirm")
-
-    errors = sys.modules[wrappers.__name__.replace(".stripe", "._runtime.errors")]
 
     with pytest.raises(errors.CardDeclinedError) as declined:
         wrappers.confirm_payment_intent(

@@ -208,7 +208,7 @@ def _insert(tree: dict[str, Any], parts: list[str], leaf: _Source) -> None:
         if following is None:
             node[key] = leaf
             return
-        child = [] if following.isdigit() else {}
+        child: list[Any] | dict[str, Any] = [] if following.isdigit() else {}
         if isinstance(node, list):
             while len(node) <= key:
                 node.append(None)
@@ -243,7 +243,7 @@ def _client() -> Any:
 
 
 def _method_info(method: str) -> tuple[str, str, str, list[str]] | None:
-    """(service path, method, params TypedDict name, resource class, positionals)."""
+    """(params TypedDict name, resource class, service path, positionals)."""
     *service_path, name = method.split(".")
     target: Any = _client()
     try:
@@ -263,7 +263,7 @@ def _method_info(method: str) -> tuple[str, str, str, list[str]] | None:
         for p in signature.parameters.values()
         if p.kind is inspect.Parameter.POSITIONAL_ONLY
     ]
-    return params_type, resource, ".".join(service_path), positionals  # type: ignore[return-value]
+    return params_type, resource, ".".join(service_path), positionals
 
 
 def _forward_name(annotation: Any) -> str:
@@ -374,8 +374,16 @@ def _annotations(cls: type) -> dict[str, Any]:
     for base in reversed(cls.__mro__):
         merged.update(getattr(base, "__annotations__", {}))
     # RequestOptions keys are the client's, not the API's parameters.
-    for key in ("api_key", "stripe_version", "stripe_account", "stripe_context",
-                "max_network_retries", "idempotency_key", "content_type", "headers"):
+    for key in (
+        "api_key",
+        "stripe_version",
+        "stripe_account",
+        "stripe_context",
+        "max_network_retries",
+        "idempotency_key",
+        "content_type",
+        "headers",
+    ):
         merged.pop(key, None)
     return merged
 
@@ -414,8 +422,10 @@ def resolve(
     typed_dict = _typed_dict(params_type)
     if typed_dict is None:
         diagnostics.error(
-            "C011", f"stripe-python has no params type {params_type}",
-            document.span(operation_at), None,
+            "C011",
+            f"stripe-python has no params type {params_type}",
+            document.span(operation_at),
+            None,
         )
         return None
 
@@ -469,10 +479,14 @@ def resolve(
                 f"{params_type}",
                 document.key_span(at),
                 did_you_mean(wrong, valid)
-                or (f"valid parameters here: {', '.join(valid[:12])}" if valid else None),
+                or (
+                    f"valid parameters here: {', '.join(valid[:12])}" if valid else None
+                ),
             )
             continue
-        conversion = _check_type(name, field_spec, param, binding, document, diagnostics)
+        conversion = _check_type(
+            name, field_spec, param, binding, document, diagnostics
+        )
         if conversion is not None:
             binding.params.append((name, path, conversion))
             bound_top.add(path.split(".")[0])
@@ -484,7 +498,8 @@ def resolve(
                 f"'{method}' needs its positional argument '{positional}', "
                 "but no input is bound to it",
                 document.span(("inputs",)),
-                f"bind an input to it with `provider.binding.inputs: {{name: '@{positional}'}}`",
+                "bind an input to it with "
+                f"`provider.binding.inputs: {{name: '@{positional}'}}`",
             )
     for required in sorted(getattr(typed_dict, "__required_keys__", ())):
         if required in _annotations(typed_dict) and required not in bound_top:
@@ -518,8 +533,11 @@ def _check_type(
             "parameter; it is generated as int",
             document.span(at),
             "declare it `type: integer`"
-            + (" (Stripe amounts are in the currency's smallest unit)"
-               if "amount" in name.lower() else ""),
+            + (
+                " (Stripe amounts are in the currency's smallest unit)"
+                if "amount" in name.lower()
+                else ""
+            ),
         )
         binding.input_annotations[name] = "int"
         return "{}"
@@ -533,8 +551,11 @@ def _check_type(
         binding.input_annotations[name] = f"Literal[{values}]"
         return "{}"
     if declared == "enum" and (param.literals or "str" in kinds):
-        unknown = [v for v in field_spec.values or [] if param.closed_literal
-                   and v not in param.literals]
+        unknown = [
+            v
+            for v in field_spec.values or []
+            if param.closed_literal and v not in param.literals
+        ]
         if not unknown:
             return "{}"
         diagnostics.error(
@@ -557,7 +578,9 @@ def _check_type(
     diagnostics.error(
         "C021",
         f"input '{name}' is declared {declared}, but its Stripe parameter takes "
-        + " or ".join(sorted(kinds - {"literal"}) or ["one of " + ", ".join(param.literals)]),
+        + " or ".join(
+            sorted(kinds - {"literal"}) or ["one of " + ", ".join(param.literals)]
+        ),
         document.span(at),
         None,
     )

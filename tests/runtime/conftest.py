@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from generated._runtime import stripe_calls
 from generated._runtime.calllog import LOGGER_NAME
 

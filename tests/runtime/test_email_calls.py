@@ -32,7 +32,6 @@ from generated._runtime.email_calls import (
 )
 from generated._runtime.policies import PolicyRequest
 
-pytest_plugins = ["tests.fixtures.smtp"]
 pytestmark = pytest.mark.usefixtures("email_environment")
 
 SEND = EmailOperation(

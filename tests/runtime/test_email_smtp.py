@@ -25,7 +25,6 @@ from generated._runtime.email_calls import (
 if TYPE_CHECKING:
     from tests.fixtures.smtp import SmtpServer, StartSmtpServer
 
-pytest_plugins = ["tests.fixtures.smtp"]
 pytestmark = pytest.mark.usefixtures("email_environment")
 
 SEND = EmailOperation(

@@ -16,7 +16,6 @@ import pytest
 from generated._runtime import errors
 from generated._runtime.email_calls import EmailOperation, OutboxSender, send
 
-pytest_plugins = ["tests.fixtures.smtp"]
 pytestmark = pytest.mark.usefixtures("email_environment")
 
 SEND = EmailOperation(capability="send-email", log_inputs=("template",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 from generated._runtime import errors
 from generated._runtime.errors import (
     CapabilityError,

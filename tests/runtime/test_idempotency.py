@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from generated._runtime.context import CallContext
 from generated._runtime.idempotency import key_for, new_key, step_key
 

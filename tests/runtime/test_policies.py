@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+
 from generated._runtime.errors import PolicyDeniedError
 from generated._runtime.policies import (
     AllowedCurrencies,

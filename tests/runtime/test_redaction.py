@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from generated._runtime.redaction import (
     REDACTED,
     is_secret_name,

@@ -13,12 +13,13 @@ from collections.abc import Mapping
 
 import pytest
 import stripe
+from stripe import RequestOptions, StripeClient
+
 from generated._runtime import errors
 from generated._runtime.context import CallContext
 from generated._runtime.idempotency import step_key
 from generated._runtime.policies import AllowedCurrencies, TestModeGuard
 from generated._runtime.stripe_calls import StripeOperation, acall, call
-from stripe import RequestOptions, StripeClient
 
 CREATE_INTENT = StripeOperation(
     capability="stripe-create-payment-intent",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import stripe
+
 from generated._runtime import errors
 from generated._runtime.stripe_calls import map_stripe_error
 

@@ -11,6 +11,9 @@ import logging
 
 import pytest
 import stripe
+from pydantic import SecretStr
+from stripe import RequestOptions, StripeClient
+
 from generated._runtime import errors
 from generated._runtime.context import CallContext
 from generated._runtime.policies import AllowedCurrencies, TestModeGuard
@@ -22,8 +25,6 @@ from generated._runtime.stripe_calls import (
     call,
     read,
 )
-from pydantic import SecretStr
-from stripe import RequestOptions, StripeClient
 
 CREATE_CUSTOMER = StripeOperation(
     capability="stripe-create-customer",

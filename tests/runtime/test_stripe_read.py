@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import stripe
+
 from generated._runtime.stripe_calls import read
 
 # The same subscription in Stripe's current shape (API 2025-03-31 and later:

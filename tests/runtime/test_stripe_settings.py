@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pydantic
 import pytest
+from pydantic import SecretStr
+from stripe import StripeClient
+
 from generated._runtime import stripe_calls
 from generated._runtime.stripe_calls import (
     StripeSettings,
@@ -14,8 +17,6 @@ from generated._runtime.stripe_calls import (
     client_api_key_mode,
     default_client,
 )
-from pydantic import SecretStr
-from stripe import StripeClient
 
 
 def test_settings_read_the_documented_environment_variables(

@@ -1,0 +1,480 @@
+"""The run journal: which steps of a workflow run have finished, and how.
+
+The workflow engine (:mod:`.workflow_engine`) records every step that
+finishes, with its output or its error, before moving on. Calling a workflow
+again with the same run id after a crash replays the journaled steps from
+here instead of calling their capabilities again, and runs only what never
+finished.
+
+Three journals come with the runtime:
+
+- :class:`SqliteJournal`, the default: one SQLite file in WAL mode, shared
+  safely by threads and processes. Each operation opens its own short-lived
+  connection, so a journal object holds no connection and may be shared
+  freely; a step costs one small write.
+- :class:`MemoryJournal`: a dictionary, for tests and for runs that need
+  resume only within one process.
+- :class:`NullJournal`: journaling off; nothing is recorded or replayed.
+
+Any object with the methods of :class:`Journal` will do. Entries are keyed by
+workflow id, run id and step id; the first record of a step wins, so two
+processes resuming the same run cannot overwrite each other's outcome.
+
+The default journal's file comes from the environment or ``.env``:
+
+========================  ==================================================
+``CONTRACTGEN_JOURNAL``   path of the SQLite file (default
+                          ``.contractgen/journal.sqlite3``); parent folders
+                          are created on first use
+========================  ==================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "DEFAULT_JOURNAL_PATH",
+    "Journal",
+    "JournalEntry",
+    "JournalSettings",
+    "MemoryJournal",
+    "NullJournal",
+    "RunStatus",
+    "SqliteJournal",
+    "StepOutcome",
+    "default_journal",
+]
+
+DEFAULT_JOURNAL_PATH: Final = Path(".contractgen/journal.sqlite3")
+
+StepOutcome = Literal["succeeded", "failed"]
+
+RunStatus = Literal["succeeded", "failed"]
+
+# Bumped whenever the tables change shape, so that an older runtime refuses a
+# file written by a newer one instead of misreading it.
+_SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS steps (
+    workflow_id TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    step_id     TEXT NOT NULL,
+    capability  TEXT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('succeeded', 'failed')),
+    attempts    INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, run_id, step_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    workflow_id TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('succeeded', 'failed')),
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, run_id)
+) WITHOUT ROWID;
+"""
+
+# Seconds a connection waits for another writer before giving up; writes are
+# single small rows, so contention clears in milliseconds.
+_BUSY_TIMEOUT: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One finished step of one run.
+
+    ``output`` is the step's output as JSON data when it succeeded; ``error``
+    is the error's ``to_dict()`` when it failed. ``fingerprint`` identifies
+    the workflow version and inputs the run was started with, so a resume
+    with other inputs can be refused.
+    """
+
+    step_id: str
+    capability: str
+    outcome: StepOutcome
+    attempts: int
+    fingerprint: str
+    output: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class Journal(Protocol):
+    """Where the workflow engine records finished steps and reads them back."""
+
+    def load(self, workflow_id: str, run_id: str) -> dict[str, JournalEntry]:
+        """The finished steps of a run, by step id; empty for a new run."""
+        ...
+
+    def record_success(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        capability: str,
+        fingerprint: str,
+        attempts: int,
+        output: Mapping[str, Any],
+    ) -> None:
+        """Record that a step succeeded with ``output`` (JSON data)."""
+        ...
+
+    def record_failure(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        capability: str,
+        fingerprint: str,
+        attempts: int,
+        error: Mapping[str, Any],
+    ) -> None:
+        """Record that a step failed for good with ``error`` (JSON data)."""
+        ...
+
+    def finish_run(self, workflow_id: str, run_id: str, *, status: RunStatus) -> None:
+        """Record that a run finished, and how."""
+        ...
+
+
+class JournalSettings(BaseSettings):
+    """Where the default journal lives, read from the environment."""
+
+    # No populate_by_name: it would let the field's own name, `path`, be
+    # read from the environment too, where it is the shell's PATH.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    path: Path = Field(
+        default=DEFAULT_JOURNAL_PATH, validation_alias="CONTRACTGEN_JOURNAL"
+    )
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        # `CONTRACTGEN_JOURNAL=` would otherwise name the current directory.
+        if isinstance(value, str) and not value.strip():
+            return DEFAULT_JOURNAL_PATH
+        return value
+
+
+def default_journal() -> Journal:
+    """The journal used by workflows given none: SQLite at the settings' path.
+
+    Settings are read on every call, not cached, so a run always journals
+    where the environment says at the time it starts; building the journal
+    touches no file.
+    """
+    return SqliteJournal(JournalSettings().path)
+
+
+def _dump(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class SqliteJournal:
+    """A journal in one SQLite file, safe to share between threads and processes.
+
+    The file and its parent folders are created on first use. WAL mode lets
+    readers and the one writer proceed together; ``synchronous=NORMAL`` makes
+    a record durable against a crash of the process, which is what resume is
+    for, though not against a power cut. A step lost that way is called again
+    on resume with the same idempotency key, so the provider still performs
+    it once.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"SqliteJournal({str(self._path)!r})"
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # Autocommit: every operation is one statement, atomic on its own.
+        self._prepare()
+        connection = sqlite3.connect(
+            self._path, timeout=_BUSY_TIMEOUT, isolation_level=None
+        )
+        try:
+            connection.execute("PRAGMA synchronous=NORMAL")
+            yield connection
+        finally:
+            connection.close()
+
+    def _prepare(self) -> None:
+        # Creating the file, the tables and switching to WAL happens once per
+        # journal object; all three persist in the file itself.
+        with self._ready_lock:
+            if self._ready:
+                return
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self._path, timeout=_BUSY_TIMEOUT, isolation_level=None
+            )
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                (version,) = connection.execute("PRAGMA user_version").fetchone()
+                if version > _SCHEMA_VERSION:
+                    raise RuntimeError(
+                        f"the run journal {self._path} was written by a newer "
+                        f"contractgen runtime (schema {version}, this runtime "
+                        f"reads {_SCHEMA_VERSION})"
+                    )
+                if version < _SCHEMA_VERSION:
+                    # IMMEDIATE takes the write lock up front, so two processes
+                    # creating the file at once queue instead of deadlocking.
+                    connection.executescript(
+                        f"BEGIN IMMEDIATE; {_SCHEMA}"
+                        f" PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
+                    )
+            finally:
+                connection.close()
+            self._ready = True
+
+    def load(self, workflow_id: str, run_id: str) -> dict[str, JournalEntry]:
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT step_id, capability, outcome, attempts, fingerprint,"
+                " payload FROM steps WHERE workflow_id = ? AND run_id = ?",
+                (workflow_id, run_id),
+            ).fetchall()
+        entries: dict[str, JournalEntry] = {}
+        for step_id, capability, outcome, attempts, fingerprint, payload in rows:
+            data = json.loads(payload)
+            entries[step_id] = JournalEntry(
+                step_id=step_id,
+                capability=capability,
+                outcome=outcome,
+                attempts=attempts,
+                fingerprint=fingerprint,
+                output=data if outcome == "succeeded" else None,
+                error=data if outcome == "failed" else None,
+            )
+        return entries
+
+    def record_success(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        capability: str,
+        fingerprint: str,
+        attempts: int,
+        output: Mapping[str, Any],
+    ) -> None:
+        self._insert(
+            workflow_id,
+            run_id,
+            step_id,
+            capability,
+            "succeeded",
+            attempts,
+            fingerprint,
+            _dump(output),
+        )
+
+    def record_failure(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        capability: str,
+        fingerprint: str,
+        attempts: int,
+        error: Mapping[str, Any],
+    ) -> None:
+        self._insert(
+            workflow_id,
+            run_id,
+            step_id,
+            capability,
+            "failed",
+            attempts,
+            fingerprint,
+            _dump(error),
+        )
+
+    def _insert(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        capability: str,
+        outcome: StepOutcome,
+        attempts: int,
+        fingerprint: str,
+        payload: str,
+    ) -> None:
+        # The first record wins: a second process that finished the same step
+        # concurrently got the provider's deduplicated answer to the same key.
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (
+                    workflow_id,
+                    run_id,
+                    step_id,
+                    capability,
+                    outcome,
+                    attempts,
+                    fingerprint,
+                    payload,
+                    _now(),
+                ),
+            )
+
+    def finish_run(self, workflow_id: str, run_id: str, *, status: RunStatus) -> None:
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+                " status = excluded.status, finished_at = excluded.finished_at",
+                (workflow_id, run_id, status, _now()),
+            )
+
+    def run_status(self, workflow_id: str, run_id: str) -> RunStatus | None:
+        """How a run finished, or ``None`` if it has not (or is unknown)."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT status FROM runs WHERE workflow_id = ? AND run_id = ?",
+                (workflow_id, run_id),
+            ).fetchone()
+        if row is None:
+            return None
+        status: RunStatus = row[0]
+        return status
+
+
+class MemoryJournal:
+    """A journal kept in memory, for tests and single-process resume.
+
+    Outputs and errors are stored as JSON text, as in :class:`SqliteJournal`,
+    so what comes back is a copy and anything that would not survive the
+    file fails here too.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._steps: dict[tuple[str, str], dict[str, tuple[JournalEntry, str]]] = {}
+        self._runs: dict[tuple[str, str], RunStatus] = {}
+
+    def load(self, workflow_id: str, run_id: str) -> dict[str, JournalEntry]:
+        with self._lock:
+            stored = dict(self._steps.get((workflow_id, run_id), {}))
+        entries: dict[str, JournalEntry] = {}
+        for step_id, (entry, payload) in stored.items():
+            data = json.loads(payload)
+            if entry.outcome == "succeeded":
+                entries[step_id] = dataclasses.replace(entry, output=data)
+            else:
+                entries[step_id] = dataclasses.replace(entry, error=data)
+        return entries
+
+    def record_success(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        capability: str,
+        fingerprint: str,
+        attempts: int,
+        output: Mapping[str, Any],
+    ) -> None:
+        entry = JournalEntry(step_id, capability, "succeeded", attempts, fingerprint)
+        self._insert(workflow_id, run_id, entry, _dump(output))
+
+    def record_failure(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        capability: str,
+        fingerprint: str,
+        attempts: int,
+        error: Mapping[str, Any],
+    ) -> None:
+        entry = JournalEntry(step_id, capability, "failed", attempts, fingerprint)
+        self._insert(workflow_id, run_id, entry, _dump(error))
+
+    def _insert(
+        self, workflow_id: str, run_id: str, entry: JournalEntry, payload: str
+    ) -> None:
+        with self._lock:
+            steps = self._steps.setdefault((workflow_id, run_id), {})
+            steps.setdefault(entry.step_id, (entry, payload))
+
+    def finish_run(self, workflow_id: str, run_id: str, *, status: RunStatus) -> None:
+        with self._lock:
+            self._runs[(workflow_id, run_id)] = status
+
+    def run_status(self, workflow_id: str, run_id: str) -> RunStatus | None:
+        """How a run finished, or ``None`` if it has not (or is unknown)."""
+        with self._lock:
+            return self._runs.get((workflow_id, run_id))
+
+
+class NullJournal:
+    """Journaling off: nothing is recorded, so nothing is ever resumed."""
+
+    def load(self, workflow_id: str, run_id: str) -> dict[str, JournalEntry]:
+        return {}
+
+    def record_success(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        capability: str,
+        fingerprint: str,
+        attempts: int,
+        output: Mapping[str, Any],
+    ) -> None:
+        return None
+
+    def record_failure(
+        self,
+        workflow_id: str,
+        run_id: str,
+        step_id: str,
+        *,
+        capability: str,
+        fingerprint: str,
+        attempts: int,
+        error: Mapping[str, Any],
+    ) -> None:
+        return None
+
+    def finish_run(self, workflow_id: str, run_id: str, *, status: RunStatus) -> None:
+        return None

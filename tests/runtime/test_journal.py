@@ -1,0 +1,291 @@
+"""Run journals: what they keep, for whom, and that SQLite keeps it safely."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generated._runtime.journal import (
+    DEFAULT_JOURNAL_PATH,
+    Journal,
+    JournalEntry,
+    JournalSettings,
+    MemoryJournal,
+    NullJournal,
+    SqliteJournal,
+    default_journal,
+)
+
+ERROR = {
+    "type": "CardDeclinedError",
+    "capability": "stripe-create-payment-intent",
+    "step": "charge",
+    "message": "Your card was declined.",
+    "code": "card_declined",
+    "retryable": False,
+    "request_id": None,
+    "decline_code": "generic_decline",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CONTRACTGEN_JOURNAL", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Journal]:
+    """Each journal that keeps entries, fresh."""
+    if request.param == "sqlite":
+        yield SqliteJournal(tmp_path / "journal.sqlite3")
+    else:
+        yield MemoryJournal()
+
+
+def test_a_new_run_has_no_entries(journal: Journal) -> None:
+    assert journal.load("process-payment", "run-1") == {}
+
+
+def test_successes_and_failures_come_back_as_recorded(journal: Journal) -> None:
+    journal.record_success(
+        "process-payment",
+        "run-1",
+        "customer",
+        capability="stripe-create-customer",
+        fingerprint="f1",
+        attempts=1,
+        output={"customerId": "cus_1", "tags": ["a", "é"], "balance": 0},
+    )
+    journal.record_failure(
+        "process-payment",
+        "run-1",
+        "charge",
+        capability="stripe-create-payment-intent",
+        fingerprint="f1",
+        attempts=3,
+        error=ERROR,
+    )
+
+    assert journal.load("process-payment", "run-1") == {
+        "customer": JournalEntry(
+            step_id="customer",
+            capability="stripe-create-customer",
+            outcome="succeeded",
+            attempts=1,
+            fingerprint="f1",
+            output={"customerId": "cus_1", "tags": ["a", "é"], "balance": 0},
+        ),
+        "charge": JournalEntry(
+            step_id="charge",
+            capability="stripe-create-payment-intent",
+            outcome="failed",
+            attempts=3,
+            fingerprint="f1",
+            error=ERROR,
+        ),
+    }
+
+
+def test_entries_belong_to_one_workflow_and_one_run(journal: Journal) -> None:
+    for workflow_id, run_id in [("a", "run-1"), ("a", "run-2"), ("b", "run-1")]:
+        journal.record_success(
+            workflow_id,
+            run_id,
+            f"step-{workflow_id}-{run_id}",
+            capability="c",
+            fingerprint="f",
+            attempts=1,
+            output={},
+        )
+
+    assert list(journal.load("a", "run-1")) == ["step-a-run-1"]
+    assert list(journal.load("a", "run-2")) == ["step-a-run-2"]
+    assert list(journal.load("b", "run-1")) == ["step-b-run-1"]
+
+
+def test_the_first_record_of_a_step_wins(journal: Journal) -> None:
+    journal.record_success(
+        "w", "r", "s", capability="c", fingerprint="f", attempts=1, output={"n": 1}
+    )
+    journal.record_success(
+        "w", "r", "s", capability="c", fingerprint="f", attempts=2, output={"n": 2}
+    )
+    journal.record_failure(
+        "w", "r", "s", capability="c", fingerprint="f", attempts=1, error=ERROR
+    )
+
+    [entry] = journal.load("w", "r").values()
+    assert (entry.outcome, entry.attempts, entry.output) == ("succeeded", 1, {"n": 1})
+
+
+def test_loaded_entries_are_copies(journal: Journal) -> None:
+    output: dict[str, object] = {"items": [1]}
+    journal.record_success(
+        "w", "r", "s", capability="c", fingerprint="f", attempts=1, output=output
+    )
+    output["items"] = [2]
+
+    loaded = journal.load("w", "r")["s"].output
+    assert loaded == {"items": [1]}
+    assert loaded is not None
+    loaded["items"] = [3]
+    assert journal.load("w", "r")["s"].output == {"items": [1]}
+
+
+def test_output_that_is_not_json_is_refused(journal: Journal) -> None:
+    with pytest.raises(TypeError):
+        journal.record_success(
+            "w",
+            "r",
+            "s",
+            capability="c",
+            fingerprint="f",
+            attempts=1,
+            output={"x": object()},
+        )
+
+
+@pytest.mark.parametrize("journal_type", [SqliteJournal, MemoryJournal])
+def test_finishing_a_run_records_its_latest_status(
+    journal_type: type[SqliteJournal] | type[MemoryJournal], tmp_path: Path
+) -> None:
+    journal = (
+        SqliteJournal(tmp_path / "j.sqlite3")
+        if journal_type is SqliteJournal
+        else MemoryJournal()
+    )
+    assert journal.run_status("w", "r") is None
+
+    journal.finish_run("w", "r", status="failed")
+    assert journal.run_status("w", "r") == "failed"
+    journal.finish_run("w", "r", status="succeeded")
+    assert journal.run_status("w", "r") == "succeeded"
+    assert journal.run_status("w", "other") is None
+
+
+def test_the_null_journal_keeps_nothing() -> None:
+    journal = NullJournal()
+    journal.record_success(
+        "w", "r", "s", capability="c", fingerprint="f", attempts=1, output={}
+    )
+    journal.record_failure(
+        "w", "r", "t", capability="c", fingerprint="f", attempts=1, error=ERROR
+    )
+    journal.finish_run("w", "r", status="failed")
+
+    assert journal.load("w", "r") == {}
+
+
+def test_sqlite_creates_its_folders_lazily_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "journal.sqlite3"
+    journal = SqliteJournal(path)
+    assert not path.parent.exists()
+
+    journal.load("w", "r")
+
+    assert path.is_file()
+    with sqlite3.connect(path) as connection:
+        [(mode,)] = connection.execute("PRAGMA journal_mode").fetchall()
+        tables = {
+            row[0] for row in connection.execute("SELECT name FROM sqlite_master")
+        }
+    connection.close()
+    assert mode == "wal"
+    assert {"steps", "runs"} <= tables
+
+
+def test_sqlite_entries_survive_a_new_journal_object(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    SqliteJournal(path).record_success(
+        "w", "r", "s", capability="c", fingerprint="f", attempts=2, output={"x": 1}
+    )
+
+    [entry] = SqliteJournal(str(path)).load("w", "r").values()
+    assert (entry.step_id, entry.attempts, entry.output) == ("s", 2, {"x": 1})
+
+
+def test_sqlite_refuses_a_file_from_a_newer_runtime(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA user_version = 99")
+    connection.close()
+
+    with pytest.raises(RuntimeError, match="newer contractgen runtime"):
+        SqliteJournal(path).load("w", "r")
+
+
+def test_sqlite_is_safe_for_several_processes_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    writer = textwrap.dedent("""
+        import sys
+        from generated._runtime.journal import SqliteJournal
+
+        journal = SqliteJournal(sys.argv[1])
+        for n in range(100):
+            journal.record_success(
+                "w", "r", f"{sys.argv[2]}-{n}",
+                capability="c", fingerprint="f", attempts=1, output={"n": n},
+            )
+            journal.load("w", "r")
+        """)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", writer, str(path), name],
+            env={"PYTHONPATH": ":".join(sys.path)},
+        )
+        for name in ("p", "q", "r")
+    ]
+
+    assert [process.wait(timeout=60) for process in processes] == [0, 0, 0]
+    entries = SqliteJournal(path).load("w", "r")
+    assert len(entries) == 300
+    assert entries["q-99"].output == {"n": 99}
+
+
+def test_the_default_journal_is_sqlite_at_the_default_path() -> None:
+    journal = default_journal()
+
+    assert isinstance(journal, SqliteJournal)
+    assert journal.path == DEFAULT_JOURNAL_PATH == Path(".contractgen/journal.sqlite3")
+    assert not Path(".contractgen").exists()
+
+
+def test_the_default_journal_path_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CONTRACTGEN_JOURNAL", str(tmp_path / "runs.db"))
+
+    journal = default_journal()
+
+    assert isinstance(journal, SqliteJournal)
+    assert journal.path == tmp_path / "runs.db"
+
+
+def test_the_default_journal_path_comes_from_dot_env(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("CONTRACTGEN_JOURNAL=state/runs.db\n")
+
+    assert JournalSettings().path == Path("state/runs.db")
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_blank_journal_setting_means_the_default(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CONTRACTGEN_JOURNAL", value)
+
+    assert JournalSettings().path == DEFAULT_JOURNAL_PATH
+
+
+def test_the_shell_path_is_not_mistaken_for_the_journal_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+
+    assert JournalSettings().path == DEFAULT_JOURNAL_PATH
