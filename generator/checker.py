@@ -314,6 +314,15 @@ def _capability(
     diagnostics: Diagnostics,
 ) -> Capability | None:
     provider = spec.provider.type
+    if provider in _PLANNED_PROVIDERS:
+        diagnostics.error(
+            "C001",
+            f"provider '{provider}' is part of the spec language but this version "
+            "of contractgen cannot generate it yet",
+            document.span(("provider", "type")),
+            "supported providers: stripe, email, custom",
+        )
+        return None
     module = names.module_name(spec.capability_id, provider)
     base = names.class_name(module)
     builder = ModelBuilder(document, diagnostics)
@@ -373,6 +382,9 @@ def _capability(
         typing_imports=tuple(sorted(typing_imports)),
     )
 
+
+# In the spec language already, so specs can be written; not generated yet.
+_PLANNED_PROVIDERS = {"twilio", "qdrant"}
 
 # Fields whose values say what happened without saying who it happened to.
 _LOGGABLE = {"amount", "currency", "status", "template", "operation", "trialDays"}

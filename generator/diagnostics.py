@@ -4,7 +4,7 @@ Every stage of the pipeline reports problems as `Diagnostic` values instead of
 raising, so one run can list every problem it finds. A diagnostic points at a
 `Span` in a spec file and renders like a compiler's message::
 
-    specs/workflows/pay.yaml:14:17: error[W004]: unknown step 'charge'
+    specs/workflows/pay.yaml:14:17: error[W001]: unknown step 'charge'
        14 |     onSuccess: charge
           |                ^^^^^^
       = hint: did you mean 'create-charge'?

@@ -134,6 +134,14 @@ class ModelBuilder:
             self.typing_imports.add("Literal")
             return "Literal[" + ", ".join(repr(v) for v in spec.values) + "]"
         if spec.type == "array":
+            if spec.items is not None and _has_constraints(spec.items):
+                self.diagnostics.error(
+                    "S014",
+                    "constraints on array items are not supported",
+                    self.document.span((*at, "items")),
+                    "constrain the array itself (minItems, maxItems), or make the "
+                    "items objects with constrained properties",
+                )
             if spec.items is None:
                 self.diagnostics.error(
                     "S011",
@@ -149,9 +157,14 @@ class ModelBuilder:
         # object
         if spec.properties:
             nested = self._class_name(owner, spec_name, position)
+            label = (
+                f"An item of the `{spec_name.removesuffix('Item')}` field"
+                if at[-1] == "items"
+                else f"The `{spec_name}` field"
+            )
             model = self.build(
                 nested,
-                f"The `{spec_name}` field of {owner}.",
+                f"{label} of {owner}.",
                 spec.properties,
                 (*at, "properties"),
             )
@@ -163,7 +176,7 @@ class ModelBuilder:
         self, spec_name: str, name: str, spec: FieldSpec, annotation: str, at: NodePath
     ) -> Field:
         constraints = tuple(
-            (keyword, repr(getattr(spec, attr)))
+            (keyword, _bound(getattr(spec, attr), spec.type))
             for attr, keyword in _CONSTRAINTS
             if getattr(spec, attr) is not None
         )
@@ -191,16 +204,25 @@ class ModelBuilder:
         value = spec.default
         if value is None:
             return
+        if spec.type == "timestamp":
+            self.diagnostics.error(
+                "S013",
+                f"timestamp field '{spec_name}' cannot have a default",
+                self.document.span((*at, "default")),
+                "make it optional and choose the time where the value is used",
+            )
+            return
         expected = _DEFAULT_CHECKS.get(spec.type)
         fits = expected(value) if expected else True
         if spec.type == "enum":
             fits = value in (spec.values or [])
         if not fits:
+            kind = {"enum": "one of the enum's values", "integer": "an integer"}.get(
+                spec.type, f"a {spec.type}"
+            )
             self.diagnostics.error(
                 "S013",
-                f"the default {value!r} of field '{spec_name}' is not "
-                + ("an " if spec.type[0] in "aeiou" else "a ")
-                + spec.type,
+                f"the default {value!r} of field '{spec_name}' is not {kind}",
                 self.document.span((*at, "default")),
                 None,
             )
@@ -215,3 +237,14 @@ _DEFAULT_CHECKS = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
 }
+
+
+def _has_constraints(spec: FieldSpec) -> bool:
+    return any(getattr(spec, attr) is not None for attr, _ in _CONSTRAINTS)
+
+
+def _bound(value: Any, field_type: str) -> str:
+    """A constraint's value as source: `1`, not `1.0`, for an integer field."""
+    if field_type == "integer" and isinstance(value, float) and value.is_integer():
+        return repr(int(value))
+    return repr(value)

@@ -113,7 +113,9 @@ def load_file(path: Path, display: str, diagnostics: Diagnostics) -> list[Docume
     try:
         raw = path.read_bytes()
     except OSError as err:
-        diagnostics.error("Y005", f"cannot read spec file: {err.strerror}", None)
+        diagnostics.error(
+            "Y005", f"cannot read spec file: {err.strerror}", Span(display, 1, 1)
+        )
         return []
     if len(raw) > MAX_FILE_BYTES:
         diagnostics.error(
@@ -143,7 +145,17 @@ def load_text(text: str, display: str, diagnostics: Diagnostics) -> list[Documen
     except yaml.MarkedYAMLError as err:
         diagnostics.error(*_syntax_error(err, display, text))
         return []
-    except yaml.YAMLError as err:  # errors without a position, e.g. bad characters
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        diagnostics.error(
+            "Y001",
+            f"invalid YAML: the character U+{err.character:04X} is not allowed",
+            Span(display, line, column),
+            "remove it, or write it as an escape inside a double-quoted string",
+        )
+        return []
+    except yaml.YAMLError as err:
         diagnostics.error("Y001", f"invalid YAML: {err}", Span(display, 1, 1))
         return []
     except RecursionError:

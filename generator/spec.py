@@ -13,9 +13,10 @@ Keys are written in the spec's camelCase; attributes are snake_case.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "WebhookSpec",
     "WorkflowSpec",
     "json_schema",
+    "seconds",
 ]
 
 # Capability, workflow and step ids become module and file names, so they are
@@ -45,9 +47,30 @@ FieldType = Literal[
     "string", "number", "integer", "boolean", "timestamp", "object", "array", "enum"
 ]
 ProviderType = Literal["stripe", "email", "twilio", "qdrant", "custom"]
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def seconds(duration: float | str) -> float:
+    """A duration (`30`, `"500ms"`, `"30s"`, `"5m"`, `"1h"`) in seconds."""
+    if isinstance(duration, (int, float)):
+        return float(duration)
+    match = _DURATION.fullmatch(duration.strip())
+    if match is None:
+        raise ValueError(f"'{duration}' is not a duration such as 500ms, 30s or 5m")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _check_duration(value: float | str) -> float | str:
+    if seconds(value) <= 0:
+        raise ValueError("a duration must be greater than zero")
+    return value
+
+
 # A duration: seconds as a number, or text such as "500ms", "30s", "5m".
 Duration = Annotated[
     float | str,
+    AfterValidator(_check_duration),
     Field(json_schema_extra={"pattern": r"^\d+(\.\d+)?(ms|s|m|h)$"}),
 ]
 

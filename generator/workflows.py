@@ -31,7 +31,7 @@ from .diagnostics import Diagnostics, Span, did_you_mean
 from .fieldtypes import ModelBuilder, python_literal
 from .ir import Capability, Field, Model, Package, Step, Workflow
 from .loader import Document, NodePath
-from .spec import CapabilitySpec, StepSpec, WorkflowSpec
+from .spec import CapabilitySpec, StepSpec, WorkflowSpec, seconds
 
 if TYPE_CHECKING:
     from .checker import CheckedSpecs
@@ -191,10 +191,12 @@ class _WorkflowChecker:
                 )
         cycle = self._cycle()
         if cycle:
+            closing = self.steps[cycle[-2]]
+            edge = "onSuccess" if closing.on_success == cycle[-1] else "onFailure"
             self._error(
                 "W006",
                 "steps form a cycle: " + " → ".join(cycle),
-                self.document.span(self._step_at(cycle[-2], "onSuccess")),
+                self.document.span(self._step_at(closing.id, edge)),
                 "workflows may not loop; use `retry` to repeat a step",
             )
             return  # path analysis below assumes an acyclic graph
@@ -531,10 +533,10 @@ class _WorkflowBuilder:
         retry = None
         if step.retry is not None:
             r = step.retry
-            cap = _seconds(r.max_interval) if r.max_interval is not None else None
+            cap = seconds(r.max_interval) if r.max_interval is not None else None
             retry = (
                 f"RetryPolicy(max_attempts={r.max_attempts}, "
-                f"initial_interval={_seconds(r.initial_interval)!r}, "
+                f"initial_interval={seconds(r.initial_interval)!r}, "
                 f"backoff={float(r.backoff)!r}, max_interval={cap!r})"
             )
         return Step(
@@ -545,7 +547,7 @@ class _WorkflowBuilder:
             on_success=step.on_success,
             on_failure=step.on_failure,
             retry=retry,
-            timeout=_seconds(step.timeout) if step.timeout is not None else None,
+            timeout=seconds(step.timeout) if step.timeout is not None else None,
         )
 
     def _value(
@@ -733,14 +735,3 @@ def _literal_type(value: Any) -> str:
     if isinstance(value, float):
         return "float"
     return "str"
-
-
-def _seconds(duration: float | str) -> float:
-    """A spec duration (`30`, `"500ms"`, `"30s"`, `"5m"`, `"1h"`) in seconds."""
-    if isinstance(duration, (int, float)):
-        return float(duration)
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)", duration.strip())
-    if match is None:
-        raise ValueError(duration)
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
-    return float(match.group(1)) * scale

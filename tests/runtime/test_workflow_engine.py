@@ -542,6 +542,26 @@ def test_the_error_is_empty_where_no_failure_routed() -> None:
     assert run.error.type == ""
 
 
+def test_the_error_reaches_only_the_step_the_failure_routed_to() -> None:
+    run = Run(WORKFLOW, INPUTS, journal=MemoryJournal())
+    seen: list[str] = []
+
+    def fail(context: CallContext) -> SendEmailOutput:
+        raise unavailable()
+
+    def read_error(context: CallContext) -> SendEmailOutput:
+        seen.append(run.error.message)
+        return SendEmailOutput(message_id="m")
+
+    run.step("charge", "stripe-create-payment-intent", SendEmailOutput, fail)
+    assert run.next("after", "handler") == "handler"
+    run.step("handler", "send-email", SendEmailOutput, read_error)
+    assert run.next("after", None) == "after"
+    run.step("after", "send-email", SendEmailOutput, read_error)
+
+    assert seen == ["Stripe could not be reached", ""]
+
+
 def test_next_before_any_step_is_a_programming_error() -> None:
     run = Run(WORKFLOW, INPUTS, journal=MemoryJournal())
 
