@@ -12,7 +12,6 @@ customer = caps.create_customer(CreateCustomerInput(email="ada@example.com"))
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Sequence
 
 from stripe import StripeClient

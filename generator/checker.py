@@ -93,28 +93,44 @@ def check(
     package = Package(package_name, generator_version, root)
     for provider, (integration, document) in sorted(specs.integrations.items()):
         package.integrations[provider] = _integration(integration, document)
-    modules: dict[tuple[str, str], str] = {}
+    # Every name a capability adds to a shared namespace (its provider's
+    # package, the Capabilities container) must be its own.
+    owners: dict[str, str] = dict.fromkeys(
+        _CONTAINER_NAMES, "the Capabilities container"
+    )
     for capability_id, (spec, document) in sorted(specs.capabilities.items()):
         capability = _capability(spec, document, specs, diagnostics)
         if capability is None:
             continue
-        other = modules.get((capability.provider, capability.module))
-        if other is not None:
+        shared = [
+            f"module {capability.provider}.{capability.module}",
+            *capability.exports,
+        ]
+        clash = next((name for name in shared if name in owners), None)
+        if clash is not None:
             diagnostics.error(
                 "C002",
-                f"capabilities '{other}' and '{capability_id}' both become the module "
-                f"{package_name}.{capability.provider}.{capability.module}",
+                f"capability '{capability_id}' would define {clash.split()[0]} "
+                f"'{clash.split()[-1]}', which {_owner(owners[clash])} already defines",
                 document.span(("capabilityId",)),
                 "rename one of them",
             )
             continue
-        modules[(capability.provider, capability.module)] = capability_id
+        owners.update(dict.fromkeys(shared, capability_id))
         package.capabilities.append(capability)
 
     from . import workflows  # workflows depend on the capability IR built above
 
     package.workflows = workflows.check_all(specs, package, diagnostics)
     return package
+
+
+# Attributes of the generated Capabilities container besides the capabilities.
+_CONTAINER_NAMES = ("from_env", "stripe", "email", "stripe_policies")
+
+
+def _owner(owner: str) -> str:
+    return owner if owner.startswith("the ") else f"capability '{owner}'"
 
 
 def validate(documents: Sequence[Document], diagnostics: Diagnostics) -> CheckedSpecs:
@@ -128,7 +144,7 @@ def validate(documents: Sequence[Document], diagnostics: Diagnostics) -> Checked
         try:
             spec = _SPEC_TYPES[kind].model_validate(document.data, by_alias=True)
         except ValidationError as err:
-            _report_validation(err, document, diagnostics)
+            _report_validation(err, document, _SPEC_TYPES[kind], diagnostics)
             continue
         if isinstance(spec, CapabilitySpec):
             _register(
@@ -200,8 +216,33 @@ def _unknown_kind(document: Document, diagnostics: Diagnostics) -> None:
     )
 
 
+def _keys_at(model: type[BaseModel], at: NodePath) -> list[str]:
+    """The keys the spec language allows in the mapping at `at`."""
+    current: type[BaseModel] | None = model
+    for part in at:
+        if current is None or isinstance(part, int):
+            continue  # list indexes and dict-of-fields levels keep the model
+        info = next(
+            (f for n, f in current.model_fields.items() if (f.alias or n) == part),
+            None,
+        )
+        if info is None:
+            # A name in a mapping of fields (`inputs: {email: ...}`); the only
+            # free-form mappings that reject keys hold FieldSpecs.
+            current = FieldSpec
+            continue
+        found = _models_in(info.annotation)
+        current = found[0] if found else None
+    if current is None:
+        return _KNOWN_KEYS
+    return sorted(f.alias or n for n, f in current.model_fields.items())
+
+
 def _report_validation(
-    err: ValidationError, document: Document, diagnostics: Diagnostics
+    err: ValidationError,
+    document: Document,
+    model: type[BaseModel],
+    diagnostics: Diagnostics,
 ) -> None:
     seen: set[NodePath] = set()
     for error in err.errors(include_url=False):
@@ -216,7 +257,8 @@ def _report_validation(
                 "S002",
                 f"unknown key '{field}'",
                 document.key_span(at),
-                did_you_mean(field, _KNOWN_KEYS),
+                did_you_mean(field, _keys_at(model, at[:-1]))
+                or f"allowed here: {', '.join(_keys_at(model, at[:-1]))}",
             )
         elif kind == "missing":
             missing = str(error["loc"][-1])

@@ -11,6 +11,7 @@ Relative paths are relative to the folder holding pyproject.toml.
 
 from __future__ import annotations
 
+import keyword
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ from pathlib import Path
 __all__ = ["Config", "ConfigError", "load_config"]
 
 _KEYS = {"specs", "output", "package", "cache"}
+# Top-level packages the generated code imports, which a package of the same
+# name would hide.
+_TAKEN_PACKAGES = {"pydantic", "pydantic_settings", "stripe", "jinja2", "typing"}
 
 
 class ConfigError(Exception):
@@ -82,8 +86,13 @@ def load_config(
 
     output_path = path(output, "output", "generated")
     name = setting(package, "package", output_path.name)
-    if not name.isidentifier():
+    if not name.isidentifier() or keyword.iskeyword(name):
         raise ConfigError(f"package name {name!r} is not a Python identifier")
+    if name in _TAKEN_PACKAGES:
+        raise ConfigError(
+            f"package name {name!r} is the name of a package the generated code "
+            "imports; choose another"
+        )
     return Config(
         root=root,
         specs=path(specs, "specs", "specs"),

@@ -59,6 +59,7 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # YAML 1.1 turns `2024-01-01` into a date; a contract language wants the text.
 _TEXT_TAGS = {"tag:yaml.org,2002:timestamp"}
 
@@ -106,6 +107,11 @@ def discover(specs_dir: Path) -> list[Path]:
         if p.is_file()
     ]
     return sorted(found, key=lambda p: p.relative_to(specs_dir).as_posix())
+
+
+def outside(path: Path, specs_dir: Path) -> bool:
+    """Whether a spec file is a link to a file outside the specs folder."""
+    return not path.resolve().is_relative_to(specs_dir.resolve())
 
 
 def load_file(path: Path, display: str, diagnostics: Diagnostics) -> list[Document]:
@@ -169,7 +175,7 @@ def load_text(text: str, display: str, diagnostics: Diagnostics) -> list[Documen
 
     documents = []
     for index, node in enumerate(nodes):
-        if node is None:
+        if node is None or _empty(node):
             continue
         builder = _Builder(display, index, diagnostics)
         data = builder.build(node)
@@ -181,6 +187,17 @@ def load_text(text: str, display: str, diagnostics: Diagnostics) -> list[Documen
             )
         )
     return documents
+
+
+def _empty(node: Node) -> bool:
+    """A document with nothing in it, such as a lone `---`."""
+    return (
+        isinstance(node, ScalarNode)
+        and node.tag == "tag:yaml.org,2002:null"
+        and node.value in ("", "~", "null")
+        and node.style is None
+        and node.start_mark.index == node.end_mark.index
+    )
 
 
 def _syntax_error(
@@ -201,6 +218,8 @@ def _syntax_error(
     source_line = text.splitlines()[line - 1] if mark else ""
     if re.search(r":\s*(['\"]).*\1\S", source_line):
         hint = "text follows a quoted value; quote the whole value"
+    elif "${" in source_line and "{" in context + problem:
+        hint = "quote a value holding ${...} inside a {...} mapping: '${input.x}'"
     elif "\t" in source_line[: column + 1]:
         hint = "YAML indentation must use spaces, not tabs"
     return ("Y001", message, Span(display, line, column), hint)
@@ -306,6 +325,14 @@ class _Builder:
         return result
 
     def _scalar(self, node: ScalarNode) -> Any:
+        if _SURROGATE.search(node.value):
+            self._refuse(
+                "Y007",
+                "text holds a lone UTF-16 surrogate (an escape like \\ud800), "
+                "which is not a character",
+                node,
+                "write the character itself, or its \\U escape",
+            )
         if node.tag in _TEXT_TAGS:
             return node.value
         if node.tag not in _PLAIN_TAGS:

@@ -16,7 +16,14 @@ import unicodedata
 
 from pydantic import BaseModel
 
-__all__ = ["attribute_name", "class_name", "module_name", "snake_case"]
+__all__ = [
+    "WORKFLOW_MODULE_NAMES",
+    "attribute_name",
+    "class_name",
+    "module_name",
+    "snake_case",
+    "workflow_name",
+]
 
 _RESERVED = (
     frozenset(keyword.kwlist)
@@ -63,6 +70,21 @@ def class_name(*parts: str) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words)
     if not name or name[0].isdigit():
         name = f"Model{name}"
+    return name
+
+
+# Names a generated workflow module binds besides its own: a workflow named
+# like one of them would shadow it.
+WORKFLOW_MODULE_NAMES = frozenset(
+    {"ran", "run", "steps", "current", "inputs", "caps", "WORKFLOW"}
+)
+
+
+def workflow_name(workflow_id: str) -> str:
+    """The module and function name of a workflow."""
+    name = snake_case(workflow_id)
+    if name in _RESERVED or name in WORKFLOW_MODULE_NAMES:
+        name = f"{name}_"
     return name
 
 

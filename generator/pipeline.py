@@ -51,7 +51,17 @@ def build(config: Config, *, render: bool = True, cwd: Path | None = None) -> Bu
         return Build(diagnostics)
     documents = []
     for path in loader.discover(config.specs):
-        documents += loader.load_file(path, _display(path, base), diagnostics)
+        display = _display(path, base)
+        if loader.outside(path, config.specs):
+            # Its content is not read: a link could point at any file.
+            diagnostics.error(
+                "Y008",
+                f"{display}: spec file is a link to a file outside the specs folder",
+                None,  # no position, so no line of the linked file is shown
+                "copy the spec into the specs folder",
+            )
+            continue
+        documents += loader.load_file(path, display, diagnostics)
     package = check(documents, diagnostics, config.package, __version__, config.root)
     result = Build(diagnostics, package)
     if not render or diagnostics.has_errors:

@@ -33,12 +33,16 @@ def _templates_dir() -> Path:
 TEMPLATES_DIR = _templates_dir()
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_TRAILING_SPACES = re.compile(r" +$", re.MULTILINE)
 
 
 def docstring(text: str, indent: int = 0) -> str:
     """A docstring literal whose value is exactly `text`, whatever it holds."""
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    body = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", body)
+    body = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", body).replace("\t", "\\t")
+    # Trailing spaces would be stripped by black and flagged by linters; an
+    # escaped last space keeps the text exact.
+    body = _TRAILING_SPACES.sub(lambda m: m.group()[:-1] + "\\x20", body)
     if body.endswith('"'):
         body = body[:-1] + '\\"'
     pad = " " * indent

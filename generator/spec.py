@@ -13,10 +13,18 @@ Keys are written in the spec's camelCase; attributes are snake_case.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -46,6 +54,12 @@ FieldName = Annotated[
 FieldType = Literal[
     "string", "number", "integer", "boolean", "timestamp", "object", "array", "enum"
 ]
+# An enum value is text or an integer. The value is kept as YAML read it, so
+# that `fieldtypes` can report `yes` read as a boolean, or `2.0` as a float,
+# instead of pydantic quietly turning them into `1` and `2`.
+EnumValue = Annotated[
+    Any, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}]})
+]
 ProviderType = Literal["stripe", "email", "twilio", "qdrant", "custom"]
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -62,8 +76,8 @@ def seconds(duration: float | str) -> float:
 
 
 def _check_duration(value: float | str) -> float | str:
-    if seconds(value) <= 0:
-        raise ValueError("a duration must be greater than zero")
+    if not (math.isfinite(seconds(value)) and seconds(value) > 0):
+        raise ValueError("a duration must be a finite time greater than zero")
     return value
 
 
@@ -96,8 +110,8 @@ class FieldSpec(_Spec):
     properties: dict[FieldName, FieldSpec] | None = None
     # For `array`: the type of each element.
     items: FieldSpec | None = None
-    # For `enum`: the allowed values.
-    values: list[str | int] | None = None
+    # For `enum`: the allowed values, checked by `fieldtypes`.
+    values: list[EnumValue] | None = None
     min_length: int | None = Field(default=None, ge=0)
     max_length: int | None = Field(default=None, ge=0)
     pattern: str | None = None

@@ -19,6 +19,8 @@ name was misspelt) are skipped for that workflow.
 
 from __future__ import annotations
 
+import ast
+import math
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -38,7 +40,16 @@ if TYPE_CHECKING:
 
 __all__ = ["ERROR_FIELDS", "Reference", "check_all", "references"]
 
-ERROR_FIELDS = ("message", "type", "code", "step", "retryable", "declineCode")
+ERROR_FIELDS = (
+    "message",
+    "type",
+    "code",
+    "step",
+    "capability",
+    "retryable",
+    "declineCode",
+    "requestId",
+)
 
 # `${...}` is an expression; `$${` is a literal `${`.
 _EXPRESSION = re.compile(r"(?<!\$)\$\{([^}]*)\}")
@@ -79,8 +90,14 @@ def check_all(
 
     capabilities = {cid: spec for cid, (spec, _) in specs.capabilities.items()}
     compiled = {c.id: c for c in package.capabilities}
+    capability_classes = {
+        name: c.id
+        for c in package.capabilities
+        for name in (c.input.name, c.output.name)
+    }
+    owners: dict[str, str] = {}
     workflows = []
-    for _, (spec, document) in sorted(specs.workflows.items()):
+    for workflow_id, (spec, document) in sorted(specs.workflows.items()):
         checker = _WorkflowChecker(spec, document, capabilities, diagnostics)
         if not checker.check():
             continue
@@ -88,8 +105,29 @@ def check_all(
             spec, document, compiled, diagnostics, _email_templates(package)
         )
         workflow = builder.build(document_hash(document))
-        if workflow is not None:
-            workflows.append(workflow)
+        if workflow is None:
+            continue
+        defined = [
+            workflow.function,
+            workflow.input.name,
+            f"{workflow.class_prefix}Steps",
+            f"{workflow.class_prefix}Result",
+        ]
+        clash = next(
+            (n for n in defined if n in owners or n in capability_classes), None
+        )
+        if clash is not None:
+            other = owners.get(clash) or f"capability '{capability_classes[clash]}'"
+            diagnostics.error(
+                "W051",
+                f"workflow '{workflow_id}' would define '{clash}', which {other} "
+                "already defines",
+                document.span(("workflowId",)),
+                "rename the workflow",
+            )
+            continue
+        owners.update(dict.fromkeys(defined, f"workflow '{workflow_id}'"))
+        workflows.append(workflow)
     return workflows
 
 
@@ -359,7 +397,7 @@ class _WorkflowChecker:
                     did_you_mean(parts[1], list(self.spec.inputs)),
                 )
         elif root == "steps":
-            if len(parts) < 4 or parts[2] != "output":
+            if len(parts) != 4 or parts[2] != "output":
                 self._error(
                     "W030",
                     f"'${{{ref.text}}}' should be ${{steps.<id>.output.<field>}}",
@@ -409,8 +447,10 @@ _ERROR_TYPES = {
     "type": ("str", "type"),
     "code": ("str | None", "code"),
     "step": ("str | None", "step"),
+    "capability": ("str | None", "capability"),
     "retryable": ("bool", "retryable"),
     "declineCode": ("str | None", "decline_code"),
+    "requestId": ("str | None", "request_id"),
 }
 
 
@@ -419,6 +459,14 @@ def _base(annotation: str) -> tuple[str, bool]:
     if annotation.endswith(" | None"):
         return annotation[: -len(" | None")], True
     return annotation, False
+
+
+def _literal_values(annotation: str) -> list[Any] | None:
+    """The values of a `Literal[...]` annotation, or None for any other."""
+    if not (annotation.startswith("Literal[") and annotation.endswith("]")):
+        return None
+    values = ast.literal_eval("[" + annotation[len("Literal[") : -1] + "]")
+    return values if isinstance(values, list) else None
 
 
 def _fits(source: str, target: str) -> bool:
@@ -431,6 +479,13 @@ def _fits(source: str, target: str) -> bool:
         return False
     if source_base == target_base:
         return True
+    values = _literal_values(source_base)
+    if values is not None:  # an enum fits the plain type of all its values
+        kinds = {type(v).__name__ for v in values}
+        allowed = _literal_values(target_base)
+        if allowed is not None:
+            return all(v in allowed for v in values)
+        return kinds == {target_base} or (kinds <= {"int"} and target_base == "float")
     return (source_base, target_base) == ("int", "float") or target_base == "Any"
 
 
@@ -467,10 +522,12 @@ class _WorkflowBuilder:
     email_templates: Path | None
     uses: dict[str, list[_InputUse]] = field(default_factory=dict)
     typing_imports: set[str] = field(default_factory=set)
+    # Inferred inputs: spec name → Python attribute, chosen before any is read.
+    input_attributes: dict[str, str] = field(default_factory=dict)
 
     def build(self, source_hash: str) -> Workflow | None:
         errors_before = sum(d.is_error for d in self.diagnostics.items)
-        module = names.snake_case(self.spec.workflow_id)
+        module = names.workflow_name(self.spec.workflow_id)
         prefix = names.class_name(module)
         builder = ModelBuilder(self.document, self.diagnostics)
         declared = None
@@ -483,6 +540,8 @@ class _WorkflowBuilder:
             )
             self.typing_imports |= builder.typing_imports
         attributes = {f.spec_name: f for f in declared.fields} if declared else None
+        if declared is None:
+            self._name_inferred_inputs()
 
         steps = []
         for i, step in enumerate(self.spec.steps):
@@ -560,23 +619,36 @@ class _WorkflowBuilder:
         """Python source for a step input value; checks it against `target`."""
         span = self.document.span(at)
         if isinstance(value, dict):
+            # A map of text (Stripe metadata) checks each value as text.
+            text_map = target is not None and _base(target)[0] == "dict[str, str]"
+            item_target = "str" if text_map else None
             items = ", ".join(
-                f"{k!r}: {self._value(v, None, (*at, k), attributes)}"
+                f"{k!r}: {self._value(v, item_target, (*at, k), attributes)}"
                 for k, v in value.items()
             )
-            self._check(value, "dict[str, Any]", target, span)
+            if not text_map:
+                self._check(value, "dict[str, Any]", target, span)
             return "{" + items + "}"
         if isinstance(value, list):
             items = ", ".join(
                 self._value(v, None, (*at, i), attributes) for i, v in enumerate(value)
             )
             return "[" + items + "]"
+        if isinstance(value, float) and not math.isfinite(value):
+            self.diagnostics.error(
+                "W045", f"{value} is not a number a contract can carry", span
+            )
+            return "0"
         if not isinstance(value, str) or "${" not in value:
             if isinstance(value, str):
                 value = value.replace("$${", "${")
             self._check(value, _literal_type(value), target, span)
             return python_literal(value)
         refs = list(references(value, ()))
+        if not refs:  # only escaped `$${`: plain text
+            text = value.replace("$${", "${")
+            self._check(text, "str", target, span)
+            return python_literal(text)
         if len(refs) == 1 and refs[0].whole:
             source, annotation = self._expression(
                 refs[0].text, target, span, attributes
@@ -655,7 +727,7 @@ class _WorkflowBuilder:
                 declared = attributes[name]
                 return f"inputs.{declared.name}", declared.annotation
             self.uses.setdefault(name, []).append(_InputUse(target, span))
-            return f"inputs.{names.attribute_name(name, 0)}", None
+            return f"inputs.{self.input_attributes.get(name, '_')}", None
         if parts[0] == "steps":
             producer = next(s for s in self.spec.steps if s.id == parts[1])
             capability = self.capabilities.get(producer.capability)
@@ -668,10 +740,36 @@ class _WorkflowBuilder:
         annotation, attribute = _ERROR_TYPES[parts[1]]
         return f"run.error.{attribute}", annotation
 
+    def _name_inferred_inputs(self) -> None:
+        used = sorted(
+            {
+                ref.text.split(".")[1]
+                for step in self.spec.steps
+                for ref in references(step.inputs, ())
+                if ref.text.split(".")[0] == "input"
+            }
+        )
+        taken: dict[str, str] = {}
+        for position, spec_name in enumerate(used, start=1):
+            attribute = names.attribute_name(spec_name, position)
+            if attribute in taken:
+                self.diagnostics.error(
+                    "W044",
+                    f"inputs '{taken[attribute]}' and '{spec_name}' both become the "
+                    f"Python name '{attribute}'",
+                    self.document.span(("workflowId",)),
+                    "rename one, or declare the workflow's `inputs:`",
+                )
+                continue
+            taken[attribute] = spec_name
+            self.input_attributes[spec_name] = attribute
+
     def _inferred_input(self, name: str) -> Model:
         """The input model of a workflow that declares none, from how it uses them."""
         fields = []
-        for position, (spec_name, uses) in enumerate(sorted(self.uses.items()), 1):
+        for spec_name, uses in sorted(self.uses.items()):
+            if spec_name not in self.input_attributes:
+                continue  # its name clashed with another's, already reported
             typed = [u for u in uses if u.annotation is not None]
             bases = {_base(u.annotation)[0] for u in typed if u.annotation}
             if len(bases) > 1:
@@ -702,7 +800,7 @@ class _WorkflowBuilder:
             fields.append(
                 Field(
                     spec_name,
-                    names.attribute_name(spec_name, position),
+                    self.input_attributes[spec_name],
                     annotation,
                     "None" if optional else None,
                     None,

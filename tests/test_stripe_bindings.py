@@ -7,15 +7,18 @@ operation stripe-python does not have is a diagnostic, not a runtime 400.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from stripe import Refund
+from stripe import Customer, Refund
 
 from generated.stripe import (
     CreatePaymentIntentInput,
@@ -242,3 +245,218 @@ def test_override_adds_an_operation_the_catalog_lacks(generate: Generate) -> Non
     assert module.OPERATION.mutating is False
     assert calls == [("re_1", {}, {})]
     assert (read.refund_id, read.charge_id, read.amount) == ("re_1", "ch_1", 500)
+
+
+def _capability(operation: str, binding: str, inputs: str, output: str) -> str:
+    return (
+        "capabilityId: stripe-probe\n"
+        "provider:\n"
+        "  type: stripe\n"
+        f"  operation: {operation}\n"
+        f"  binding: {{inputs: {binding}}}\n"
+        "inputs:\n"
+        f"{inputs}"
+        f"outputs:\n  {output}: {{type: string}}\n"
+    )
+
+
+_ADDRESS = _capability(
+    "createCustomer",
+    "{line1: address.line1, city: address.city}",
+    "  email: {type: string}\n"
+    "  line1: {type: string}\n"
+    "  city: {type: string, optional: true}\n",
+    "customerId",
+)
+
+
+def test_optional_nested_input_is_sent_beside_its_required_sibling(
+    generate: Generate,
+) -> None:
+    tree = generate({"address.yaml": _ADDRESS})
+    assert tree.ok, tree.diagnostics()
+    module = tree.module("stripe.probe")
+    sent: list[object] = []
+
+    class Customers:
+        def create(self, params: object, options: object) -> Customer:
+            sent.append(params)
+            return Customer.construct_from(
+                {"id": "cus_1", "object": "customer"}, "sk_test_unused"
+            )
+
+    client = SimpleNamespace(v1=SimpleNamespace(customers=Customers()))
+    for city in ("Paris", None):
+        module.probe(
+            module.ProbeInput(email="a@example.com", line1="1 Rue", city=city),
+            client=client,
+        )
+
+    assert sent == [
+        {"email": "a@example.com", "address": {"line1": "1 Rue", "city": "Paris"}},
+        {"email": "a@example.com", "address": {"line1": "1 Rue"}},
+    ]
+
+
+def test_optional_nested_inputs_pass_mypy_strict(
+    generate: Generate, tmp_path: Path
+) -> None:
+    """Each optional value is assigned as a whole object, which the TypedDicts
+    accept even where Stripe also takes '' to unset the object."""
+    subscription = _capability(
+        "createSubscription",
+        "{priceId: items.0.price, quantity: items.0.quantity, "
+        "extraPriceId: items.1.price}",
+        "  customerId: {type: string}\n"
+        "  priceId: {type: string}\n"
+        "  quantity: {type: integer, optional: true}\n"
+        "  extraPriceId: {type: string}\n",
+        "subscriptionId",
+    ).replace("stripe-probe", "stripe-subscribe")
+    tree = generate({"address.yaml": _ADDRESS, "subscribe.yaml": subscription})
+    assert tree.ok, tree.diagnostics()
+
+    assert tree.module("stripe.subscribe")._params(
+        tree.module("stripe.subscribe").SubscribeInput(
+            customer_id="cus_1", price_id="price_1", quantity=2, extra_price_id="p_2"
+        )
+    ) == {
+        "customer": "cus_1",
+        "items": [{"price": "price_1", "quantity": 2}, {"price": "p_2"}],
+    }
+    checked = subprocess.run(
+        [
+            *(sys.executable, "-m", "mypy", "--strict"),
+            *("--cache-dir", str(tmp_path / "mypy-cache")),
+            *("-p", f"{tree.package}.stripe"),
+        ],
+        cwd=tree.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_two_optional_fields_of_one_object_are_an_error_not_a_loss(
+    generate: Generate,
+) -> None:
+    spec = _capability(
+        "createCustomer",
+        "{city: address.city, state: address.state}",
+        "  city: {type: string, optional: true}\n"
+        "  state: {type: string, optional: true}\n",
+        "customerId",
+    )
+
+    tree = generate({"address.yaml": spec}, write=False)
+
+    error = _only(tree, "C016")
+    assert not tree.ok
+    assert "'city' and 'state'" in error.message and "'address'" in error.message
+    assert error.span is not None and error.span.line == 8
+
+
+def test_list_index_gap_is_an_error_with_the_index_to_use(
+    generate: Generate,
+) -> None:
+    spec = _capability(
+        "createSubscription",
+        "{priceId: items.1.price}",
+        "  customer: {type: string}\n  priceId: {type: string}\n",
+        "subscriptionId",
+    )
+
+    tree = generate({"gap.yaml": spec}, write=False)
+
+    error = _only(tree, "C012")
+    assert not tree.ok
+    assert error.message == (
+        "input 'priceId' maps to 'items.1.price', but no input fills 'items.0'"
+    )
+    assert error.hint is not None and error.hint.endswith("map it to 'items.0.price'")
+    assert error.span is not None and error.span.line == 8
+
+
+def test_optional_list_element_before_another_is_an_error(
+    generate: Generate,
+) -> None:
+    spec = _capability(
+        "createSubscription",
+        "{firstPrice: 'items[0].price', secondPrice: 'items[1].price'}",
+        "  customer: {type: string}\n"
+        "  firstPrice: {type: string, optional: true}\n"
+        "  secondPrice: {type: string}\n",
+        "subscriptionId",
+    )
+
+    error = _only(generate({"gap.yaml": spec}, write=False), "C012")
+
+    assert "'items.0'" in error.message and "'items.1'" in error.message
+    assert error.hint is not None and "'firstPrice'" in error.hint
+
+
+def test_input_inside_another_inputs_parameter_names_both(
+    generate: Generate,
+) -> None:
+    spec = _capability(
+        "createSubscription",
+        "{b: items.0.price}",
+        "  customer: {type: string}\n"
+        "  items: {type: array, items: {type: object}}\n"
+        "  b: {type: string}\n",
+        "subscriptionId",
+    )
+
+    tree = generate({"overlap.yaml": spec}, write=False)
+
+    error = _only(tree, "C015")
+    assert not tree.ok
+    assert error.message == (
+        "inputs 'items' and 'b' overlap: 'items.0.price' is part of 'items'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "binding", "target"),
+    [
+        ("createSubscription", "{b: customer}", "'customer'"),
+        ("confirmPaymentIntent", "{b: '@intent'}", "the positional argument 'intent'"),
+    ],
+)
+def test_two_inputs_on_one_parameter_name_both(
+    generate: Generate, operation: str, binding: str, target: str
+) -> None:
+    first = "customer" if operation == "createSubscription" else "paymentIntentId"
+    spec = _capability(
+        operation,
+        binding,
+        f"  {first}: {{type: string}}\n  b: {{type: string, optional: true}}\n",
+        "subscriptionId" if first == "customer" else "paymentIntentId",
+    )
+
+    tree = generate({"twice.yaml": spec}, write=False)
+
+    error = _only(tree, "C015")
+    assert not tree.ok
+    assert error.message == f"inputs '{first}' and 'b' are both bound to {target}"
+
+
+def test_object_input_for_a_structured_parameter_says_to_map_its_fields(
+    generate: Generate,
+) -> None:
+    spec = _capability(
+        "createCustomer",
+        "{}",
+        "  email: {type: string}\n  address: {type: object}\n",
+        "customerId",
+    )
+
+    error = _only(generate({"address.yaml": spec}, write=False), "C021")
+
+    assert "takes object" not in error.message
+    assert "'address' is a structured object (CustomerCreateParamsAddress)" in (
+        error.message
+    )
+    assert error.hint is not None
+    assert "dotted paths" in error.hint and "address.city" in error.hint

@@ -132,7 +132,6 @@ class EmailSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
         extra="ignore",
-        populate_by_name=True,
     )
 
     host: str | None = Field(default=None, validation_alias="SMTP_HOST")

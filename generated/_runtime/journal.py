@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -196,7 +197,8 @@ def _now() -> str:
 class SqliteJournal:
     """A journal in one SQLite file, safe to share between threads and processes.
 
-    The file and its parent folders are created on first use. WAL mode lets
+    The file and its parent folders are created on first use, the file
+    readable by its owner only: it holds step outputs as they are. WAL mode lets
     readers and the one writer proceed together; ``synchronous=NORMAL`` makes
     a record durable against a crash of the process, which is what resume is
     for, though not against a power cut. A step lost that way is called again
@@ -236,6 +238,10 @@ class SqliteJournal:
             if self._ready:
                 return
             self._path.parent.mkdir(parents=True, exist_ok=True)
+            # Outputs are kept as they are, a payment's client secret too, so
+            # the file is the owner's alone; SQLite gives its -wal and -shm
+            # files the same mode.
+            os.close(os.open(self._path, os.O_CREAT | os.O_WRONLY, 0o600))
             connection = sqlite3.connect(
                 self._path, timeout=_BUSY_TIMEOUT, isolation_level=None
             )

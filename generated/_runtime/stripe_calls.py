@@ -74,7 +74,6 @@ class StripeSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
         extra="ignore",
-        populate_by_name=True,
     )
 
     secret_key: SecretStr = Field(validation_alias="STRIPE_SECRET_KEY")

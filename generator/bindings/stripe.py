@@ -9,7 +9,8 @@ catalog lacks.
 Parameter paths are dotted, with list indexes as numbers (`items.0.price`;
 `items[0].price` is accepted too). A path written `@name` is the method's
 positional argument `name`, the object id in the URL. An input the binding
-does not name goes to the parameter of its snake_case name.
+does not name goes to the parameter of its snake_case name. Each parameter
+takes one input, and list indexes run from 0 without gaps.
 
 At generation time every path is checked against the TypedDict that
 stripe-python declares for the method's params (read from its annotations,
@@ -21,8 +22,10 @@ generated field's type: a `number` feeding an integer parameter becomes
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
+import itertools
 import re
 import sys
 from collections.abc import Mapping
@@ -162,30 +165,32 @@ class StripeBinding:
             f.spec_name for f in inputs.fields if not f.annotation.endswith("| None")
         }
         path_args: list[str] = []
-        tree: dict[str, Any] = {}
-        optional: list[Param] = []
+        always: dict[str, Any] = {}
+        optional: list[tuple[list[str], _Source, str]] = []
         for spec_name, path, conversion in self.params:
-            value = conversion.format(f"inputs.{attr[spec_name]}")
+            value = _Source(conversion.format(f"inputs.{attr[spec_name]}"))
             if path.startswith("@"):
-                path_args.append(value)
-                continue
-            if spec_name in required:
-                _insert(tree, path.split("."), _Source(value))
+                path_args.append(value.text)
+            elif spec_name in required:
+                _insert(always, path.split("."), value)
             else:
-                nested: dict[str, Any] = {}
-                top, *rest = path.split(".")
-                _insert(nested, [top, *rest], _Source(value))
-                optional.append(
-                    Param(top, _render(nested[top]), guard=f"inputs.{attr[spec_name]}")
-                )
-        params = [Param(k, _render(v)) for k, v in tree.items()]
+                optional.append((path.split("."), value, f"inputs.{attr[spec_name]}"))
+        params = [Param(k, _render(v)) for k, v in always.items()]
+        for parts, value, guard in optional:
+            # The optional value goes in with its object's always-sent fields:
+            # assigning it alone would replace them. `resolve` lets at most one
+            # optional input into each top-level parameter, so none is lost.
+            top = parts[0]
+            tree = {top: copy.deepcopy(always[top])} if top in always else {}
+            _insert(tree, parts, value)
+            params.append(Param(top, _render(tree[top]), guard=guard))
         return StripeCall(
             service=self.service,
             method=self.method,
             params_type=self.params_type,
             resource_type=self.resource_type,
             path_args=tuple(path_args),
-            params=(*params, *optional),
+            params=tuple(params),
             outputs=tuple(
                 (f.spec_name, self.outputs.get(f.spec_name) or (_snake(f.spec_name),))
                 for f in outputs.fields
@@ -204,11 +209,11 @@ class _Source:
 def _insert(tree: dict[str, Any], parts: list[str], leaf: _Source) -> None:
     node: Any = tree
     for part, following in zip(parts, [*parts[1:], None], strict=True):
-        key: Any = int(part) if part.isdigit() else part
+        key: Any = int(part) if _is_index(part) else part
         if following is None:
             node[key] = leaf
             return
-        child: list[Any] | dict[str, Any] = [] if following.isdigit() else {}
+        child: list[Any] | dict[str, Any] = [] if _is_index(following) else {}
         if isinstance(node, list):
             while len(node) <= key:
                 node.append(None)
@@ -231,7 +236,12 @@ def _snake(name: str) -> str:
 
 
 def _normalise_path(path: str) -> str:
-    return re.sub(r"\[(\d+)\]", r".\1", path)
+    parts = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
+    return ".".join(str(int(p)) if _is_index(p) else p for p in parts)
+
+
+def _is_index(part: str) -> bool:
+    return part.isascii() and part.isdigit()
 
 
 @functools.cache
@@ -355,7 +365,7 @@ def _walk(
     module = sys.modules[typed_dict.__module__]
     current = _ParamType(frozenset({"object"}), typed_dict=typed_dict)
     for part in path:
-        if part.isdigit():
+        if _is_index(part):
             if current.item is None:
                 return None, part, []
             current = current.item
@@ -485,11 +495,12 @@ def resolve(
             )
             continue
         conversion = _check_type(
-            name, field_spec, param, binding, document, diagnostics
+            name, path, field_spec, param, binding, document, diagnostics
         )
         if conversion is not None:
             binding.params.append((name, path, conversion))
             bound_top.add(path.split(".")[0])
+    sound = _check_shape(spec, binding, document, diagnostics)
 
     for positional in positionals:
         if positional not in bound_positionals:
@@ -511,11 +522,137 @@ def resolve(
                 f"add an input named '{required}'",
             )
     _check_outputs(spec, binding, resource, document, diagnostics)
-    return binding
+    return binding if sound else None
+
+
+def _check_shape(
+    spec: CapabilitySpec,
+    binding: StripeBinding,
+    document: Document,
+    diagnostics: Diagnostics,
+) -> bool:
+    """Whether the bound paths build one request that loses no input.
+
+    Each parameter or positional argument takes one input, never two, and never
+    one for an object and others for fields inside it. Lists are sent from
+    index 0 without gaps. Offending bindings are reported and dropped, so one
+    mistake is reported once.
+    """
+    maybe_none = {
+        name
+        for name, f in spec.inputs.items()
+        if f.nullable or (f.optional and not f.has_default)
+    }
+    kept: list[tuple[str, str, str]] = []
+
+    def reject(code: str, name: str, message: str, hint: str) -> None:
+        diagnostics.error(code, message, document.key_span(("inputs", name)), hint)
+        kept[:] = [entry for entry in kept if entry[0] != name]
+
+    for name, path, conversion in binding.params:
+        clash = next(((o, p) for o, p, _ in kept if _overlap(p, path)), None)
+        kept.append((name, path, conversion))
+        if clash is None:
+            continue
+        other, other_path = clash
+        if other_path == path:
+            target = (
+                f"the positional argument '{path[1:]}'"
+                if path[0] == "@"
+                else f"'{path}'"
+            )
+            reject(
+                "C015",
+                name,
+                f"inputs '{other}' and '{name}' are both bound to {target}",
+                "bind each Stripe parameter to one input: remove one of them, or "
+                "bind it elsewhere with `provider.binding.inputs`",
+            )
+        else:
+            outer, inner = sorted((path, other_path), key=len)
+            reject(
+                "C015",
+                name,
+                f"inputs '{other}' and '{name}' overlap: '{inner}' is part of "
+                f"'{outer}'",
+                f"bind either '{outer}' as a whole or the parameters inside it, "
+                "not both",
+            )
+
+    elements: dict[tuple[str, ...], list[str]] = {}
+    for name, path, _ in kept:
+        parts = path.split(".")
+        for i, part in enumerate(parts):
+            if _is_index(part):
+                elements.setdefault(tuple(parts[: i + 1]), []).append(name)
+    for name, path, _ in list(kept):
+        parts = path.split(".")
+        for i, part in enumerate(parts):
+            if not _is_index(part) or int(part) == 0:
+                continue
+            before = (*parts[:i], str(int(part) - 1))
+            if before in elements:
+                continue
+            free = next(
+                n for n in itertools.count() if (*parts[:i], str(n)) not in elements
+            )
+            suggestion = ".".join([*parts[:i], str(free), *parts[i + 1 :]])
+            reject(
+                "C012",
+                name,
+                f"input '{name}' maps to '{path}', but no input fills "
+                f"'{'.'.join(before)}'",
+                "Stripe lists are sent from index 0 without gaps: map it to "
+                f"'{suggestion}'",
+            )
+            break
+    for element, names in elements.items():
+        after = (*element[:-1], str(int(element[-1]) + 1))
+        if after in elements and all(n in maybe_none for n in names):
+            reject(
+                "C012",
+                names[0],
+                f"only optional inputs fill '{'.'.join(element)}', so without "
+                f"them the request would have a gap before '{'.'.join(after)}'",
+                f"make '{names[0]}' required, or map it into the list's last element",
+            )
+
+    # TODO(typed locals): two optional fields of one object each need their own
+    # assignment into a typed local, which `StripeCall.params` cannot express.
+    first_optional: dict[str, str] = {}
+    for name, path, _ in list(kept):
+        top = path.split(".")[0]
+        if name not in maybe_none or path[0] == "@":
+            continue
+        if top not in first_optional:
+            first_optional[top] = name
+            continue
+        reject(
+            "C016",
+            name,
+            f"inputs '{first_optional[top]}' and '{name}' are both optional and "
+            f"both fill '{top}'; contractgen cannot yet send optional fields of "
+            "one Stripe object independently",
+            "make all but one of them required, or give them defaults",
+        )
+
+    sound = len(kept) == len(binding.params)
+    binding.params[:] = kept
+    return sound
+
+
+def _overlap(path: str, other: str) -> bool:
+    """True when the paths are equal or one names an object holding the other."""
+    return (
+        path == other
+        or f"{path}.".startswith(f"{other}.")
+        or f"{other}.".startswith(f"{path}.")
+    )
 
 
 def _check_type(
     name: str,
+    path: str,
     field_spec: FieldSpec,
     param: _ParamType,
     binding: StripeBinding,
@@ -575,6 +712,19 @@ def _check_type(
     }.get(declared, set())
     if kinds & (accepted | {"any"}):
         return "{}"
+    if param.typed_dict is not None:
+        fields = sorted(_annotations(param.typed_dict))
+        diagnostics.error(
+            "C021",
+            f"input '{name}' is declared {declared}, but its Stripe parameter "
+            f"'{path}' is a structured object ({param.typed_dict.__name__}), "
+            "which one input cannot fill",
+            document.span(at),
+            "map the object's fields to inputs of their own with dotted paths, "
+            f"e.g. `provider.binding.inputs: {{{fields[0]}: {path}.{fields[0]}}}`; "
+            f"its fields: {', '.join(fields[:12])}",
+        )
+        return None
     diagnostics.error(
         "C021",
         f"input '{name}' is declared {declared}, but its Stripe parameter takes "

@@ -222,6 +222,7 @@ class StepError(BaseModel):
 
     @classmethod
     def from_error(cls, error: CapabilityError) -> StepError:
+        """The data of ``error``; keys a subclass adds beyond these are dropped."""
         return cls.model_validate(error.to_dict())
 
 
@@ -281,8 +282,7 @@ def ran(output: T | None) -> T:
 
 @dataclass(frozen=True, slots=True)
 class _Finished:
-    # How the last step ended; the error is what `next` routes on.
-    step_id: str
+    # How the last step ended: its error, or None, is what `next` routes on.
     error: StepError | None
 
 
@@ -321,8 +321,8 @@ class Run:
             if entry.fingerprint != self._fingerprint:
                 raise ResumeConflictError(
                     f"run {self.run_id!r} of workflow {workflow.id!r} was started "
-                    f"with other inputs or another workflow version; "
-                    f"resume it with those, or start a new run id"
+                    "with other inputs or another workflow version; "
+                    "resume it with those, or start a new run id"
                 )
 
         if self._journaled:
@@ -599,7 +599,7 @@ class Run:
         attempts: int,
         duration_ms: float,
     ) -> None:
-        self._last = _Finished(step_id=step_id, error=error)
+        self._last = _Finished(error)
         if error is not None and self._first_error is None:
             self._first_error = error
         self._trace.append(

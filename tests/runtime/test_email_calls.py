@@ -514,3 +514,14 @@ def test_an_invalid_input_is_logged_once_as_failed(
 
     [record] = caplog.records
     assert record.contractgen["error_code"] == "invalid_template_name"  # type: ignore[attr-defined]
+
+
+def test_only_the_documented_variable_names_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # HOST and USERNAME are common shell variables; they are not SMTP settings.
+    monkeypatch.setenv("HOST", "mail.attacker.invalid")
+    monkeypatch.setenv("USERNAME", "someone")
+    settings = EmailSettings()
+    assert settings.host is None
+    assert settings.username is None

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from pydantic import SecretStr
 
 from generated._runtime import errors
 from generated._runtime.context import CallContext
@@ -55,15 +54,17 @@ def _sender(
     username: str | None = None,
     password: str | None = None,
 ) -> SmtpSender:
-    settings = EmailSettings(
-        host=server.host,
-        port=server.port,
-        username=username,
-        password=SecretStr(password) if password is not None else None,
-        from_address=FROM,
-        starttls=False,
-        timeout=5.0,
-        templates_dir=templates,
+    settings = EmailSettings.model_validate(
+        {
+            "SMTP_HOST": server.host,
+            "SMTP_PORT": server.port,
+            "SMTP_USERNAME": username,
+            "SMTP_PASSWORD": password,
+            "SMTP_FROM": FROM,
+            "SMTP_STARTTLS": False,
+            "SMTP_TIMEOUT": 5.0,
+            "EMAIL_TEMPLATES_DIR": templates,
+        }
     )
     sender = build_sender(settings)
     assert isinstance(sender, SmtpSender)

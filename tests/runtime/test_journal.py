@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -199,6 +200,31 @@ def test_sqlite_creates_its_folders_lazily_and_uses_wal(tmp_path: Path) -> None:
     connection.close()
     assert mode == "wal"
     assert {"steps", "runs"} <= tables
+
+
+def test_sqlite_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = SqliteJournal(path)
+    journal.load("w", "r")
+    # The -wal and -shm files exist only while some connection is open.
+    reader = sqlite3.connect(path)
+    try:
+        reader.execute("SELECT count(*) FROM steps").fetchall()
+        journal.record_success(
+            "w", "r", "s", capability="c", fingerprint="f", attempts=1, output={}
+        )
+        modes = {
+            file.name: stat.S_IMODE(file.stat().st_mode)
+            for file in tmp_path.glob("journal.sqlite3*")
+        }
+    finally:
+        reader.close()
+
+    assert modes == {
+        "journal.sqlite3": 0o600,
+        "journal.sqlite3-wal": 0o600,
+        "journal.sqlite3-shm": 0o600,
+    }
 
 
 def test_sqlite_entries_survive_a_new_journal_object(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import logging
 
 import pytest
 import stripe
-from pydantic import SecretStr
 from stripe import RequestOptions, StripeClient
 
 from generated._runtime import errors
@@ -49,7 +48,13 @@ CREATE_PAYMENT_INTENT = StripeOperation(
 
 def _client(base: str, key: str = "sk_test_localstripe") -> StripeClient:
     return build_client(
-        StripeSettings(secret_key=SecretStr(key), api_base=base, max_network_retries=0)
+        StripeSettings.model_validate(
+            {
+                "STRIPE_SECRET_KEY": key,
+                "STRIPE_API_BASE": base,
+                "STRIPE_MAX_NETWORK_RETRIES": 0,
+            }
+        )
     )
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from pydantic import SecretStr
 from stripe import StripeClient
 
 from generated._runtime import stripe_calls
@@ -60,10 +59,12 @@ def test_secret_key_is_required() -> None:
 
 
 def test_build_client_uses_base_address_and_retries() -> None:
-    settings = StripeSettings(
-        secret_key=SecretStr("sk_test_abc"),
-        api_base="http://127.0.0.1:8420",
-        max_network_retries=0,
+    settings = StripeSettings.model_validate(
+        {
+            "STRIPE_SECRET_KEY": "sk_test_abc",
+            "STRIPE_API_BASE": "http://127.0.0.1:8420",
+            "STRIPE_MAX_NETWORK_RETRIES": 0,
+        }
     )
 
     client = build_client(settings)
@@ -107,3 +108,16 @@ def test_client_key_mode_reads_the_key_of_a_real_client() -> None:
     # private attribute client_api_key_mode relies on for the installed SDK.
     assert client_api_key_mode(StripeClient("sk_live_abc")) == "live"
     assert client_api_key_mode(StripeClient("sk_test_abc")) == "test"
+
+
+def test_only_the_documented_variable_names_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A field's own name (`secret_key`, `api_base`) is not a setting: a shell
+    # that happens to export API_BASE must not redirect payments.
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_abc")
+    monkeypatch.setenv("API_BASE", "http://attacker.invalid")
+    monkeypatch.setenv("SECRET_KEY", "sk_test_other")
+    settings = StripeSettings()  # type: ignore[call-arg]
+    assert settings.api_base is None
+    assert settings.secret_key.get_secret_value() == "sk_test_abc"
