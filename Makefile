@@ -23,8 +23,8 @@ check: $(STAMP)
 	$(BIN)/contractgen check
 
 lint: $(STAMP)
-	$(BIN)/ruff check generator generated tests templates/runtime
-	$(BIN)/black --check --quiet generator tests templates/runtime
+	$(BIN)/ruff check generator generated tests templates/runtime demo
+	$(BIN)/black --check --quiet generator tests templates/runtime demo
 	$(BIN)/mypy --strict generator
 	$(BIN)/mypy --strict generated
 

@@ -1,14 +1,21 @@
-"""Create a customer and a payment intent through the generated capabilities.
+"""Run the generated workflows against Stripe's API, one line per run.
+
+`process-payment` runs once; `charge-saved-card` runs once for each of the
+three test cards: one that succeeds, one with insufficient funds, one that is
+declined.
 
 With no `STRIPE_SECRET_KEY` in the environment, the demo starts localstripe,
 a local fake of Stripe's API, on a free port of 127.0.0.1 and points the
 capabilities at it through `STRIPE_API_BASE`. With a Stripe test key
 (`sk_test_...`) set, it talks to Stripe's test mode instead. Either way the
-capabilities are configured by `Capabilities.from_env()`, as in an application.
+capabilities are configured by `Capabilities.from_env()`, as in an
+application, so e-mails go to `SMTP_HOST` when it is set and otherwise into
+the outbox folder, `EMAIL_OUTBOX_DIR` (default `.outbox`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -16,43 +23,97 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from generated import Capabilities
-from generated.stripe import CreateCustomerInput, CreatePaymentIntentInput
+from generated._runtime.email_calls import EmailSettings
+from generated._runtime.journal import MemoryJournal
+from generated._runtime.workflow_engine import WorkflowResult
+from generated.stripe import CreatePaymentMethodInput
+from generated.workflows import (
+    ChargeSavedCardInput,
+    ProcessPaymentInput,
+    charge_saved_card,
+    process_payment,
+)
 
 _HOST = "127.0.0.1"
 
+# The seed's test cards, and the test payment methods Stripe's test mode
+# offers for them: it refuses raw card numbers from most accounts.
+TEST_CARDS = {
+    "4242424242424242": "pm_card_visa",
+    "4000000000009995": "pm_card_visa_chargeDeclinedInsufficientFunds",
+    "4000000000000002": "pm_card_chargeDeclined",
+}
+
 
 def main() -> int:
+    # A declined card logs warnings on stderr; the run's line says as much.
+    logging.getLogger("contractgen").setLevel(logging.ERROR)
     key = os.environ.get("STRIPE_SECRET_KEY")
     if key is None:
         with localstripe() as url:
             os.environ["STRIPE_SECRET_KEY"] = "sk_test_demo"
             os.environ["STRIPE_API_BASE"] = url
             print(f"No STRIPE_SECRET_KEY set: using localstripe at {url}")
-            create_customer_and_payment()
+            run_workflows(raw_cards=True)
         return 0
     if not key.startswith(("sk_test_", "rk_test_")):
         print("The demo runs in test mode only: set a sk_test_ key.", file=sys.stderr)
         return 1
     print("Using Stripe test mode")
-    create_customer_and_payment()
+    run_workflows(raw_cards=False)
     return 0
 
 
-def create_customer_and_payment() -> None:
+def run_workflows(*, raw_cards: bool) -> None:
     caps = Capabilities.from_env()
-    customer = caps.create_customer(
-        CreateCustomerInput(email="ada@example.com", name="Ada Lovelace")
+    email = EmailSettings()
+    where = email.host or f"the outbox, {email.outbox_dir.resolve()}"
+    print(f"E-mails go to {where}\n")
+    print(f"{'workflow':<18} {'card':<17} {'status':<10} {'error':<14} steps")
+
+    # Every run is new, so there is nothing to resume: an in-memory journal
+    # keeps the demo from leaving a journal file behind.
+    result = process_payment(
+        ProcessPaymentInput(customer_email="ada@example.com", amount=1999),
+        caps,
+        journal=MemoryJournal(),
     )
-    intent = caps.create_payment_intent(
-        CreatePaymentIntentInput(
-            amount=1999, currency="usd", customer_id=customer.customer_id
+    report(result, card="-")
+    for number, test_payment_method in TEST_CARDS.items():
+        card = new_card(caps, number) if raw_cards else test_payment_method
+        result = charge_saved_card(
+            ChargeSavedCardInput(
+                customer_email="grace@example.com",
+                payment_method_id=card,
+                amount=2500,
+            ),
+            caps,
+            journal=MemoryJournal(),
+        )
+        report(result, card=number)
+
+
+def new_card(caps: Capabilities, number: str) -> str:
+    """A payment method for a test card number, as localstripe accepts them."""
+    made = caps.create_payment_method(
+        CreatePaymentMethodInput(
+            card_number=number, exp_month=12, exp_year=date.today().year + 3, cvc="123"
         )
     )
-    print(f"customer:       {customer.customer_id}")
-    print(f"payment intent: {intent.payment_intent_id} ({intent.status})")
+    return made.payment_method_id
+
+
+def report(result: WorkflowResult, *, card: str) -> None:
+    steps = " > ".join(
+        entry.step if entry.outcome != "failed" else f"{entry.step} (failed)"
+        for entry in result.trace
+    )
+    code = (result.error.code if result.error else None) or "-"
+    print(f"{result.workflow_id:<18} {card:<17} {result.status:<10} {code:<14} {steps}")
 
 
 @contextmanager

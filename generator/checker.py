@@ -14,16 +14,24 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from . import bindings, names
+from .bindings.twilio import TwilioBinding
 from .diagnostics import Diagnostics, did_you_mean
 from .fieldtypes import ModelBuilder, python_literal
-from .ir import Capability, EmailCall, Integration, Package, StripeCall
+from .ir import (
+    Capability,
+    EmailCall,
+    Integration,
+    Package,
+    ProviderCall,
+    StripeCall,
+)
 from .loader import Document, NodePath
 from .spec import (
     CapabilitySpec,
@@ -74,6 +82,9 @@ class CheckedSpecs:
     capabilities: dict[str, tuple[CapabilitySpec, Document]]
     workflows: dict[str, tuple[WorkflowSpec, Document]]
     integrations: dict[str, tuple[IntegrationSpec, Document]]
+    # Ids of capability documents that failed validation: already reported,
+    # so a workflow naming one is not told the capability does not exist.
+    broken: set[str] = field(default_factory=set)
 
 
 def document_hash(document: Document) -> str:
@@ -126,7 +137,7 @@ def check(
 
 
 # Attributes of the generated Capabilities container besides the capabilities.
-_CONTAINER_NAMES = ("from_env", "stripe", "email", "stripe_policies")
+_CONTAINER_NAMES = ("from_env", "stripe", "email", "twilio", "stripe_policies")
 
 
 def _owner(owner: str) -> str:
@@ -145,6 +156,8 @@ def validate(documents: Sequence[Document], diagnostics: Diagnostics) -> Checked
             spec = _SPEC_TYPES[kind].model_validate(document.data, by_alias=True)
         except ValidationError as err:
             _report_validation(err, document, _SPEC_TYPES[kind], diagnostics)
+            if kind == "capability":
+                checked.broken.add(str(document.data.get("capabilityId")))
             continue
         if isinstance(spec, CapabilitySpec):
             _register(
@@ -251,13 +264,13 @@ def _report_validation(
         if at in seen and kind != "missing":
             continue  # a union reports one problem once per alternative
         seen.add(at)
-        field = str(at[-1]) if at else "document"
+        key = str(at[-1]) if at else "document"
         if kind == "extra_forbidden":
             diagnostics.error(
                 "S002",
-                f"unknown key '{field}'",
+                f"unknown key '{key}'",
                 document.key_span(at),
-                did_you_mean(field, _keys_at(model, at[:-1]))
+                did_you_mean(key, _keys_at(model, at[:-1]))
                 or f"allowed here: {', '.join(_keys_at(model, at[:-1]))}",
             )
         elif kind == "missing":
@@ -276,12 +289,12 @@ def _report_validation(
             ]
             diagnostics.error(
                 "S004",
-                f"'{value}' is not a valid {field}; expected one of "
+                f"'{value}' is not a valid {key}; expected one of "
                 + ", ".join(c for c in choices if c),
                 document.span(at),
                 did_you_mean(str(value), choices),
             )
-        elif kind == "string_pattern_mismatch" and field in (
+        elif kind == "string_pattern_mismatch" and key in (
             "capabilityId",
             "workflowId",
             "id",
@@ -300,7 +313,7 @@ def _report_validation(
             )
         else:
             diagnostics.error(
-                "S006", f"invalid {field}: {error['msg']}", document.span(at), None
+                "S006", f"invalid {key}: {error['msg']}", document.span(at), None
             )
 
 
@@ -362,7 +375,7 @@ def _capability(
             f"provider '{provider}' is part of the spec language but this version "
             "of contractgen cannot generate it yet",
             document.span(("provider", "type")),
-            "supported providers: stripe, email, custom",
+            "supported providers: stripe, email, twilio, custom",
         )
         return None
     module = names.module_name(spec.capability_id, provider)
@@ -373,7 +386,7 @@ def _capability(
     input_model = builder.build(
         f"{base}Input",
         f"Inputs of the `{spec.capability_id}` capability.",
-        spec.inputs,
+        binding.input_fields if isinstance(binding, TwilioBinding) else spec.inputs,
         ("inputs",),
         binding.input_annotations if binding else None,
     )
@@ -383,14 +396,18 @@ def _capability(
         spec.outputs,
         ("outputs",),
     )
-    call: StripeCall | EmailCall | None = (
+    call: ProviderCall | None = (
         binding.call(input_model, output_model) if binding else None
     )
     if provider == "email":
         call = EmailCall("template" if "template" in spec.inputs else None)
     nested = tuple(m for m in builder.models if m not in (input_model, output_model))
     log_inputs, log_outputs = _loggable(spec.inputs), _loggable(spec.outputs)
-    if binding is not None and call is not None and not isinstance(call, EmailCall):
+    if isinstance(binding, TwilioBinding):
+        # The Twilio runtime logs keywords it sends (phone numbers, masked)
+        # and attributes of the resource it gets back.
+        log_inputs, log_outputs = binding.log_inputs, binding.log_outputs
+    elif binding is not None and isinstance(call, StripeCall):
         # The Stripe runtime logs the request it sends and the response it
         # gets, so the allow-list names their parameters, not the spec's.
         log_inputs = tuple(
@@ -426,7 +443,7 @@ def _capability(
 
 
 # In the spec language already, so specs can be written; not generated yet.
-_PLANNED_PROVIDERS = {"twilio", "qdrant"}
+_PLANNED_PROVIDERS = {"qdrant"}
 
 # Fields whose values say what happened without saying who it happened to.
 _LOGGABLE = {"amount", "currency", "status", "template", "operation", "trialDays"}

@@ -156,6 +156,14 @@ def _summary(errors: int, warnings: int) -> str:
 def did_you_mean(name: str, candidates: Sequence[str]) -> str | None:
     """A hint naming the closest candidates to a misspelt name, if any is close."""
     close = difflib.get_close_matches(name, sorted(candidates), n=3, cutoff=0.6)
+    if not close and len(name) >= 3:
+        # `phoneNumber` for `phone`: one name inside the other.
+        lowered = name.lower()
+        close = [
+            c
+            for c in sorted(candidates)
+            if len(c) >= 3 and (c.lower() in lowered or lowered in c.lower())
+        ][:3]
     if not close:
         return None
     if len(close) == 1:

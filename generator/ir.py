@@ -9,7 +9,8 @@ and conditionals on flags set here.
     ├── capabilities: [Capability]          one module each
     │   ├── input, output: Model            pydantic models
     │   ├── models: [Model]                 nested object models, inner first
-    │   └── call: StripeCall | EmailCall | None   how the provider is invoked
+    │   └── call: StripeCall | EmailCall | TwilioCall | None
+    │                                       how the provider is invoked
     ├── workflows: [Workflow]               one module each
     └── integrations: {provider: Integration}
 
@@ -30,8 +31,10 @@ __all__ = [
     "Model",
     "Package",
     "Param",
+    "ProviderCall",
     "Step",
     "StripeCall",
+    "TwilioCall",
     "Workflow",
 ]
 
@@ -116,6 +119,22 @@ class EmailCall:
 
 
 @dataclass(frozen=True)
+class TwilioCall:
+    """How a capability becomes a call on the official Twilio client."""
+
+    resource: str  # the client's resource list, e.g. "messages"
+    method: str  # "create" on the list, or e.g. "fetch" on one resource
+    sid: str | None  # Python source of the selected resource's sid, if any
+    params: tuple[Param, ...]  # keyword arguments; all text
+    # Output spec name → attribute of the returned resource.
+    outputs: tuple[tuple[str, str], ...]
+    sender: str | None  # the keyword the runtime fills from TWILIO_FROM
+
+
+ProviderCall = StripeCall | EmailCall | TwilioCall
+
+
+@dataclass(frozen=True)
 class Capability:
     id: str
     provider: str
@@ -128,7 +147,7 @@ class Capability:
     input: Model
     output: Model
     models: tuple[Model, ...]
-    call: StripeCall | EmailCall | None
+    call: ProviderCall | None
     log_inputs: tuple[str, ...] = ()
     log_outputs: tuple[str, ...] = ()
     typing_imports: tuple[str, ...] = ()
@@ -168,6 +187,8 @@ class Capability:
             return ("client=self.stripe", "policies=self.stripe_policies")
         if self.provider == "email":
             return ("sender=self.email",)
+        if self.provider == "twilio":
+            return ("client=self.twilio",)
         return ()
 
     @property

@@ -251,6 +251,7 @@ def _capability(capability: Capability, package: Package) -> str:
     template = {
         "stripe": "stripe_capability.py.jinja",
         "email": "email_capability.py.jinja",
+        "twilio": "twilio_capability.py.jinja",
         "custom": "custom_capability.py.jinja",
     }[capability.provider]
     return _ENV.get_template(template).render(

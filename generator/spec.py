@@ -93,7 +93,9 @@ class _Spec(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         alias_generator=to_camel,
-        populate_by_name=True,
+        # Only the camelCase keys are the language; `on_success` is a typo.
+        validate_by_name=False,
+        validate_by_alias=True,
         frozen=True,
     )
 

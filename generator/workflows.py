@@ -98,9 +98,13 @@ def check_all(
     owners: dict[str, str] = {}
     workflows = []
     for workflow_id, (spec, document) in sorted(specs.workflows.items()):
-        checker = _WorkflowChecker(spec, document, capabilities, diagnostics)
+        checker = _WorkflowChecker(
+            spec, document, capabilities, diagnostics, specs.broken
+        )
         if not checker.check():
             continue
+        if any(step.capability in specs.broken for step in spec.steps):
+            continue  # the capability's own errors were reported
         builder = _WorkflowBuilder(
             spec, document, compiled, diagnostics, _email_templates(package)
         )
@@ -138,7 +142,9 @@ class _WorkflowChecker:
         document: Document,
         capabilities: dict[str, CapabilitySpec],
         diagnostics: Diagnostics,
+        broken: set[str],
     ) -> None:
+        self.broken = broken
         self.spec = spec
         self.document = document
         self.capabilities = capabilities
@@ -184,6 +190,8 @@ class _WorkflowChecker:
         for step in self.steps.values():
             targets.append((step.on_success, self._step_at(step.id, "onSuccess")))
             targets.append((step.on_failure, self._step_at(step.id, "onFailure")))
+            if step.capability in self.broken:
+                continue  # its own spec's errors were reported
             if step.capability not in self.capabilities:
                 # Not a routing problem: the graph checks below still hold.
                 self._error(

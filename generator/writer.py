@@ -116,7 +116,7 @@ def _guard(output: Path) -> None:
 
 def write_tree(files: dict[str, str], output: Path) -> Changes:
     """Make `output` hold exactly `files`; returns what changed."""
-    changes = compare(files, output)
+    changes = compare(files, output, with_diffs=True)
     if changes.empty:
         return changes
     _guard(output)

@@ -9,7 +9,11 @@ import pytest
 
 from tests.support import Generated, generate_tree
 
-pytest_plugins = ["tests.fixtures.localstripe", "tests.fixtures.smtp"]
+pytest_plugins = [
+    "tests.fixtures.localstripe",
+    "tests.fixtures.settings",
+    "tests.fixtures.smtp",
+]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,14 +63,8 @@ def client(localstripe_url: str, http: RecordingHTTPClient) -> StripeClient:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[None]:
-    for name in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "CONTRACTGEN_ENVIRONMENT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    stripe_calls.default_settings.cache_clear()
-    stripe_calls.default_client.cache_clear()
+def _isolated_settings(isolated_settings: None) -> None:
+    """Every test here starts with no provider settings (see tests/fixtures)."""
     yield
     stripe_calls.default_settings.cache_clear()
     stripe_calls.default_client.cache_clear()
@@ -199,7 +192,12 @@ def test_denied_call_is_logged_once_as_denied(
     assert fields["outcome"] == "denied"
     assert fields["error_type"] == "PolicyDeniedError"
     assert fields["error_code"] == "policy_denied"
-    assert fields["inputs"] == {"amount": 1000, "currency": "jpy", "customer": None}
+    assert fields["inputs"] == {
+        "amount": 1000,
+        "currency": "jpy",
+        "customer": None,
+        "payment_method": None,
+    }
 
 
 def test_logs_never_hold_the_key_client_secret_or_email(

@@ -54,15 +54,6 @@ outputs:
   subscriptionId: {type: string}
   currentPeriodEnd: {type: timestamp}
 """,
-    "stripe-confirm-payment-intent.yaml": """\
-capabilityId: stripe-confirm-payment-intent
-provider: {type: stripe, operation: confirmPaymentIntent}
-inputs:
-  paymentIntentId: {type: string}
-outputs:
-  paymentIntentId: {type: string}
-  status: {type: string}
-""",
     "stripe-retrieve-customer.yaml": """\
 capabilityId: stripe-retrieve-customer
 provider: {type: stripe, operation: retrieveCustomer}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -53,28 +52,6 @@ _IGNORE_SDK_HTTPX_WARNING = pytest.mark.filterwarnings(
 # localstripe's confirm takes none; `stripe-retrieve-refund` is an operation
 # the catalog lacks, bound by the spec itself.
 CATALOG_SPECS = {
-    "stripe-create-payment-method.yaml": """\
-capabilityId: stripe-create-payment-method
-provider: {type: stripe, operation: createPaymentMethod}
-inputs:
-  type: {type: string, default: card}
-  cardNumber: {type: string}
-  expMonth: {type: integer}
-  expYear: {type: integer}
-  cvc: {type: string}
-outputs:
-  paymentMethodId: {type: string}
-""",
-    "stripe-attach-payment-method.yaml": """\
-capabilityId: stripe-attach-payment-method
-provider: {type: stripe, operation: attachPaymentMethod}
-inputs:
-  paymentMethodId: {type: string}
-  customerId: {type: string}
-outputs:
-  paymentMethodId: {type: string}
-  customerId: {type: string}
-""",
     "stripe-charge-card.yaml": """\
 capabilityId: stripe-charge-card
 provider: {type: stripe, operation: createPaymentIntent}
@@ -84,15 +61,6 @@ inputs:
   customerId: {type: string}
   paymentMethodId: {type: string}
   captureMethod: {type: string, optional: true}
-outputs:
-  paymentIntentId: {type: string}
-  status: {type: string}
-""",
-    "stripe-confirm-payment-intent.yaml": """\
-capabilityId: stripe-confirm-payment-intent
-provider: {type: stripe, operation: confirmPaymentIntent}
-inputs:
-  paymentIntentId: {type: string}
 outputs:
   paymentIntentId: {type: string}
   status: {type: string}
@@ -205,15 +173,8 @@ def client(localstripe_url: str) -> StripeClient:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[None]:
-    # Settings read the environment and ./.env; start each test with neither.
-    for name in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE", "CONTRACTGEN_ENVIRONMENT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    stripe_calls.default_settings.cache_clear()
-    stripe_calls.default_client.cache_clear()
+def _isolated_settings(isolated_settings: None) -> None:
+    """Every test here starts with no provider settings (see tests/fixtures)."""
     yield
     stripe_calls.default_settings.cache_clear()
     stripe_calls.default_client.cache_clear()

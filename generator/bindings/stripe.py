@@ -489,9 +489,7 @@ def resolve(
                 f"{params_type}",
                 document.key_span(at),
                 did_you_mean(wrong, valid)
-                or (
-                    f"valid parameters here: {', '.join(valid[:12])}" if valid else None
-                ),
+                or (f"valid parameters here: {', '.join(valid)}" if valid else None),
             )
             continue
         conversion = _check_type(

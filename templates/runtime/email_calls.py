@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import errors
@@ -87,6 +87,7 @@ __all__ = [
     "SmtpSender",
     "build_sender",
     "default_sender",
+    "load_settings",
     "map_delivery_error",
     "send",
     "send_async",
@@ -278,10 +279,22 @@ def build_sender(settings: EmailSettings) -> EmailSender:
     )
 
 
+def load_settings() -> EmailSettings:
+    """Settings from the environment and `.env`, or a `SettingsError` naming
+    the variables that are invalid."""
+    try:
+        return EmailSettings()
+    except ValidationError as err:
+        names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
+        raise errors.SettingsError(
+            f"{', '.join(names)} invalid: fix in the environment or in .env"
+        ) from None
+
+
 @functools.cache
 def default_sender() -> EmailSender:
     """The sender used by wrappers called without one, built once."""
-    return build_sender(EmailSettings())
+    return build_sender(load_settings())
 
 
 def _address_problem(value: str) -> str | None:

@@ -5,6 +5,7 @@ tree, so workflows route failures by kind and retryability without knowing
 which provider they called::
 
     ContractError
+     ├── SettingsError                a needed setting is missing or invalid
      └── CapabilityError              a capability call failed
           ├── CardDeclinedError        the card was declined (never retryable)
           ├── InvalidRequestError      the provider rejected the request
@@ -14,6 +15,8 @@ which provider they called::
           ├── PolicyDeniedError        a policy refused the call before it left
           ├── RateLimitedError         the provider asked us to slow down
           ├── ProviderUnavailableError connection failure or 5xx (retryable)
+          ├── StepTimeoutError         a workflow step's attempt ran out of time
+          │                            (retryable)
           └── ProviderError            anything else; retryable if the provider
                                        said so
 
@@ -39,11 +42,20 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailableError",
     "RateLimitedError",
+    "SettingsError",
+    "StepTimeoutError",
 ]
 
 
 class ContractError(Exception):
     """Base of every error raised by the generated package."""
+
+
+class SettingsError(ContractError):
+    """A setting the call needs is missing or invalid in the environment.
+
+    The message names the variables; it never repeats their values.
+    """
 
 
 class CapabilityError(ContractError):
@@ -245,3 +257,40 @@ class PolicyDeniedError(CapabilityError):
 
 class ProviderError(CapabilityError):
     """Any other provider failure; retryable only if the provider said so."""
+
+
+class StepTimeoutError(CapabilityError):
+    """A step's call took longer than the step's ``timeout`` allows.
+
+    Raised by the engine, not by a provider, so ``provider`` is empty.
+    """
+
+    fixed_retryable = True
+
+    timeout: float
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        capability: str,
+        timeout: float,
+        provider: str = "",
+        code: str | None = "step_timeout",
+        retryable: bool | None = None,
+        request_id: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            capability=capability,
+            provider=provider,
+            code=code,
+            retryable=retryable,
+            request_id=request_id,
+            step=step,
+        )
+        self.timeout = timeout
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "timeout": self.timeout}

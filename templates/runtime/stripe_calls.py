@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import stripe
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stripe import RequestOptions, StripeClient
 
@@ -56,8 +56,10 @@ __all__ = [
     "client_api_key_mode",
     "default_client",
     "default_settings",
+    "load_settings",
     "map_stripe_error",
     "read",
+    "settings_problem",
 ]
 
 PROVIDER = "stripe"
@@ -115,10 +117,30 @@ def build_client(settings: StripeSettings) -> StripeClient:
     )
 
 
+def load_settings() -> StripeSettings:
+    """Settings from the environment and `.env`, or a `SettingsError` naming
+    the variables that are missing or invalid."""
+    try:
+        return StripeSettings()  # type: ignore[call-arg]
+    except ValidationError as err:
+        raise errors.SettingsError(settings_problem(err, ".env")) from None
+
+
+def settings_problem(err: ValidationError, env_file: str) -> str:
+    """A one-line account of a settings ValidationError, without the values."""
+    names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
+    missing = all(e["type"] == "missing" for e in err.errors())
+    what = "not set" if missing else "invalid"
+    return (
+        f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} {what}: set "
+        f"{'it' if len(names) == 1 else 'them'} in the environment or in {env_file}"
+    )
+
+
 @functools.cache
 def default_settings() -> StripeSettings:
     """Settings read once from the environment, for wrappers given no client."""
-    return StripeSettings()  # type: ignore[call-arg]
+    return load_settings()
 
 
 @functools.cache

@@ -73,7 +73,7 @@ from typing import Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from .context import CallContext
-from .errors import CapabilityError, ContractError
+from .errors import CapabilityError, ContractError, StepTimeoutError
 from .journal import Journal, JournalEntry, RunStatus, default_journal
 
 __all__ = [
@@ -112,43 +112,6 @@ sleep_async: Callable[[float], Awaitable[None]] = asyncio.sleep
 # Versioned so that a future change of what the fingerprint covers refuses to
 # resume runs journaled by older code rather than resuming them wrongly.
 _FINGERPRINT_DOMAIN: Final = b"contractgen/run-fingerprint/v1\n"
-
-
-class StepTimeoutError(CapabilityError):
-    """A step's call took longer than the step's ``timeout`` allows.
-
-    Raised by the engine, not by a provider, so ``provider`` is empty.
-    """
-
-    fixed_retryable = True
-
-    timeout: float
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        capability: str,
-        timeout: float,
-        provider: str = "",
-        code: str | None = "step_timeout",
-        retryable: bool | None = None,
-        request_id: str | None = None,
-        step: str | None = None,
-    ) -> None:
-        super().__init__(
-            message,
-            capability=capability,
-            provider=provider,
-            code=code,
-            retryable=retryable,
-            request_id=request_id,
-            step=step,
-        )
-        self.timeout = timeout
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "timeout": self.timeout}
 
 
 class ResumeConflictError(ContractError):

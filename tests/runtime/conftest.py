@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -41,24 +40,8 @@ def call_records() -> Iterator[list[logging.LogRecord]]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[None]:
-    # Settings read the environment and ./.env: run each test in an empty
-    # directory with no Stripe or contractgen variables, and forget the
-    # cached default client before and after.
-    for name in (
-        "STRIPE_SECRET_KEY",
-        "STRIPE_PUBLISHABLE_KEY",
-        "STRIPE_WEBHOOK_SECRET",
-        "STRIPE_API_BASE",
-        "STRIPE_MAX_NETWORK_RETRIES",
-        "CONTRACTGEN_ENVIRONMENT",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    stripe_calls.default_client.cache_clear()
-    stripe_calls.default_settings.cache_clear()
+def _isolated_settings(isolated_settings: None) -> None:
+    """Every test here starts with no provider settings (see tests/fixtures)."""
     yield
     stripe_calls.default_client.cache_clear()
     stripe_calls.default_settings.cache_clear()

@@ -53,9 +53,7 @@ class Capabilities:
 
     @functools.cached_property
     def stripe(self) -> StripeClient:
-        return self._stripe or stripe_calls.build_client(
-            stripe_calls.default_settings()
-        )
+        return self._stripe or stripe_calls.build_client(stripe_calls.load_settings())
 
     def demo_defaults(
         self,
