@@ -117,7 +117,9 @@ class Capabilities:
         idempotency_key: str | None = None,
         context: CallContext | None = None,
     ) -> AttachPaymentMethodOutput:
-        """Run `stripe-attach-payment-method`. Save a payment method on a customer, so it can be charged later."""
+        """Run `stripe-attach-payment-method`. Save a payment method on a customer, so
+        it can be charged later.
+        """
         return attach_payment_method(
             inputs,
             client=self.stripe,
@@ -149,7 +151,11 @@ class Capabilities:
         idempotency_key: str | None = None,
         context: CallContext | None = None,
     ) -> ConfirmPaymentIntentOutput:
-        """Run `stripe-confirm-payment-intent`. Confirm a payment intent that already names its payment method, charging it. A declined card fails with card_declined; a card that needs authentication succeeds with status requires_action."""
+        """Run `stripe-confirm-payment-intent`. Confirm a payment intent that already
+        names its payment method, charging it. A declined card fails with
+        card_declined; a card that needs authentication succeeds with status
+        requires_action.
+        """
         return confirm_payment_intent(
             inputs,
             client=self.stripe,
@@ -245,7 +251,13 @@ class Capabilities:
         idempotency_key: str | None = None,
         context: CallContext | None = None,
     ) -> CreatePaymentMethodOutput:
-        """Run `stripe-create-payment-method`. Turn a card number into a payment method, for tests and the demo only. Stripe accepts raw card numbers in test mode for its documented test cards (4242424242424242 and friends) and refuses them elsewhere unless the account is approved to handle card data; in production the card is collected by Stripe.js or Elements, which hand the application a payment method id."""
+        """Run `stripe-create-payment-method`. Turn a card number into a payment method,
+        for tests and the demo only. Stripe accepts raw card numbers in test mode for
+        its documented test cards (4242424242424242 and friends) and refuses them
+        elsewhere unless the account is approved to handle card data; in production
+        the card is collected by Stripe.js or Elements, which hand the application a
+        payment method id.
+        """
         return create_payment_method(
             inputs,
             client=self.stripe,
@@ -308,7 +320,9 @@ class Capabilities:
         *,
         context: CallContext | None = None,
     ) -> GetMessageOutput:
-        """Run `twilio-get-message`. Read a text message's delivery status back from Twilio."""
+        """Run `twilio-get-message`. Read a text message's delivery status back from
+        Twilio.
+        """
         return get_message(
             inputs,
             client=self.twilio,
@@ -334,7 +348,9 @@ class Capabilities:
         *,
         context: CallContext | None = None,
     ) -> SendEmailOutput:
-        """Run `send-email`. Send an e-mail rendered from one of the application's templates."""
+        """Run `send-email`. Send an e-mail rendered from one of the application's
+        templates.
+        """
         return send_email(
             inputs,
             sender=self.email,

@@ -121,8 +121,8 @@ def check(
         if clash is not None:
             diagnostics.error(
                 "C002",
-                f"capability '{capability_id}' would define {clash.split()[0]} "
-                f"'{clash.split()[-1]}', which {_owner(owners[clash])} already defines",
+                f"capability '{capability_id}' would define {_shown(clash)}, which "
+                f"{_owner(owners[clash])} already defines",
                 document.span(("capabilityId",)),
                 "rename one of them",
             )
@@ -138,6 +138,12 @@ def check(
 
 # Attributes of the generated Capabilities container besides the capabilities.
 _CONTAINER_NAMES = ("from_env", "stripe", "email", "twilio", "stripe_policies")
+
+
+def _shown(name: str) -> str:
+    """`module 'stripe.x'` for a module, `'Name'` for any other name."""
+    module = name.removeprefix("module ")
+    return f"module '{module}'" if module != name else f"'{name}'"
 
 
 def _owner(owner: str) -> str:

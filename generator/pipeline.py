@@ -34,8 +34,10 @@ class Build:
 
 
 def _display(path: Path, root: Path) -> str:
+    # Absolute, not resolved: a link is shown by its own name, not its target.
+    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return absolute.relative_to(base).as_posix()
     except ValueError:
         return os.path.relpath(path, root).replace(os.sep, "/")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import textwrap
 from pathlib import Path
 
 import jinja2
@@ -37,7 +38,21 @@ _TRAILING_SPACES = re.compile(r" +$", re.MULTILINE)
 
 
 def docstring(text: str, indent: int = 0) -> str:
-    """A docstring literal whose value is exactly `text`, whatever it holds."""
+    """A docstring literal holding `text`, whatever it holds, as code.
+
+    Lines too long for 88 columns are wrapped at spaces; apart from that the
+    words are exactly the spec's (field descriptions, which must stay exact,
+    are written as string literals instead).
+    """
+    width = 88 - indent - len('"""')
+    text = "\n".join(
+        (
+            textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+            if len(line) > width
+            else line
+        )
+        for line in text.split("\n")
+    )
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     body = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", body).replace("\t", "\\t")
     # Trailing spaces would be stripped by black and flagged by linters; an

@@ -643,8 +643,11 @@ class _WorkflowBuilder:
             )
             return "[" + items + "]"
         if isinstance(value, float) and not math.isfinite(value):
+            written = (
+                ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+            )
             self.diagnostics.error(
-                "W045", f"{value} is not a number a contract can carry", span
+                "W045", f"{written} is not a number a contract can carry", span
             )
             return "0"
         if not isinstance(value, str) or "${" not in value:

@@ -5,7 +5,9 @@
 
 """The `stripe-confirm-payment-intent` capability: Stripe's confirmPaymentIntent.
 
-Confirm a payment intent that already names its payment method, charging it. A declined card fails with card_declined; a card that needs authentication succeeds with status requires_action.
+Confirm a payment intent that already names its payment method, charging it. A
+declined card fails with card_declined; a card that needs authentication succeeds
+with status requires_action.
 """
 
 from __future__ import annotations
@@ -91,7 +93,10 @@ def confirm_payment_intent(
     context: CallContext | None = None,
     policies: Sequence[Policy] = POLICIES,
 ) -> ConfirmPaymentIntentOutput:
-    """Confirm a payment intent that already names its payment method, charging it. A declined card fails with card_declined; a card that needs authentication succeeds with status requires_action."""
+    """Confirm a payment intent that already names its payment method, charging it. A
+    declined card fails with card_declined; a card that needs authentication succeeds
+    with status requires_action.
+    """
     params = _params(inputs)
     response = stripe_calls.call(
         OPERATION,

@@ -5,7 +5,11 @@
 
 """The `stripe-create-payment-method` capability: Stripe's createPaymentMethod.
 
-Turn a card number into a payment method, for tests and the demo only. Stripe accepts raw card numbers in test mode for its documented test cards (4242424242424242 and friends) and refuses them elsewhere unless the account is approved to handle card data; in production the card is collected by Stripe.js or Elements, which hand the application a payment method id.
+Turn a card number into a payment method, for tests and the demo only. Stripe accepts
+raw card numbers in test mode for its documented test cards (4242424242424242 and
+friends) and refuses them elsewhere unless the account is approved to handle card
+data; in production the card is collected by Stripe.js or Elements, which hand the
+application a payment method id.
 """
 
 from __future__ import annotations
@@ -110,7 +114,12 @@ def create_payment_method(
     context: CallContext | None = None,
     policies: Sequence[Policy] = POLICIES,
 ) -> CreatePaymentMethodOutput:
-    """Turn a card number into a payment method, for tests and the demo only. Stripe accepts raw card numbers in test mode for its documented test cards (4242424242424242 and friends) and refuses them elsewhere unless the account is approved to handle card data; in production the card is collected by Stripe.js or Elements, which hand the application a payment method id."""
+    """Turn a card number into a payment method, for tests and the demo only. Stripe
+    accepts raw card numbers in test mode for its documented test cards
+    (4242424242424242 and friends) and refuses them elsewhere unless the account is
+    approved to handle card data; in production the card is collected by Stripe.js or
+    Elements, which hand the application a payment method id.
+    """
     params = _params(inputs)
     response = stripe_calls.call(
         OPERATION,

@@ -5,7 +5,9 @@
 
 """The `charge-saved-card` workflow, version 1.0.0.
 
-Charge a card the customer has given us: create the customer, save the card on them, create a payment intent for it and confirm it, then e-mail a receipt. Any failure, a declined card above all, is e-mailed to the admin.
+Charge a card the customer has given us: create the customer, save the card on them,
+create a payment intent for it and confirm it, then e-mail a receipt. Any failure, a
+declined card above all, is e-mailed to the admin.
 
 Each step calls one capability, then goes to its onSuccess step or, when it
 fails, to its onFailure step. See docs/workflows.md for the semantics.

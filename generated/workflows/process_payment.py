@@ -37,7 +37,9 @@ WORKFLOW = WorkflowInfo(id="process-payment", version="1.0.0")
 
 
 class ProcessPaymentInput(BaseModel):
-    """Inputs of the `process-payment` workflow, inferred from the capability inputs they flow into."""
+    """Inputs of the `process-payment` workflow, inferred from the capability inputs
+    they flow into.
+    """
 
     model_config = ConfigDict(
         validate_by_name=True,

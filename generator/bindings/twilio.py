@@ -112,6 +112,7 @@ class TwilioBinding:
     outputs: dict[str, str]  # output spec name → resource attribute
     # The capability's inputs, with the E.164 pattern on phone-number inputs.
     input_fields: dict[str, FieldSpec]
+    # Annotation overrides, as Stripe's binding has; Twilio's inputs need none.
     input_annotations: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -247,10 +248,8 @@ def resolve(
             fields[name] = field_spec.model_copy(update={"pattern": E164_PATTERN})
         params.append((name, keyword))
     for name in operation.required:
-        field_spec_or_none = spec.inputs.get(name)
-        if field_spec_or_none is None or (
-            field_spec_or_none.optional and not field_spec_or_none.has_default
-        ):
+        declared = spec.inputs.get(name)
+        if declared is None or (declared.optional and not declared.has_default):
             diagnostics.error(
                 "C032",
                 f"Twilio's {spec.provider.operation} needs the input '{name}'",
