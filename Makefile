@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.contractgen-installed
 
-.PHONY: generate test check lint goldens schema demo clean
+.PHONY: generate test check lint goldens schema demo review bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,22 @@ goldens: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/contractgen schema > docs/spec.schema.json
 
+# Markdown for a pull-request comment: what the spec changes mean for callers,
+# against the merge base with main (or AGAINST=<rev>). Exits 1 when a change
+# breaks callers without a version bump.
+review: $(STAMP)
+	@$(BIN)/contractgen diff --format markdown $(if $(AGAINST),--against $(AGAINST))
+
 demo: $(STAMP)
 	$(BIN)/python -m demo
+
+# Generation speed and runtime overhead against their baselines; writes
+# bench/results.md. `make bench N=2000` adds the scaling run.
+N ?= 500
+RUNS ?= 3
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python -m bench.run --runs $(RUNS) $(if $(filter 2000,$(N)),--scale,)
 
 clean:
 	rm -rf $(VENV) .contractgen-cache .pytest_cache .mypy_cache .ruff_cache

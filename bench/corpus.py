@@ -183,11 +183,12 @@ _CUSTOM_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 _TEMPLATES = ["payment-link", "payment-error", "payment-succeeded"]
+_WORDS = ["order", "parcel", "invoice", "refund", "ledger"]
+_WORDS += ["batch", "stock", "route", "quote", "audit"]
 
 
 def _words(rng: random.Random, n: int) -> str:
-    pool = "order parcel invoice refund ledger batch stock route quote audit".split()
-    return "-".join(rng.choice(pool) for _ in range(n))
+    return "-".join(rng.choice(_WORDS) for _ in range(n))
 
 
 def _stripe(rng: random.Random, index: int) -> tuple[dict[str, Any], Capability]:
@@ -274,10 +275,13 @@ def _workflow(
                     "data": {"step": step_id, "workflow": f"run {index}"},
                 }
                 break
-            if earlier is not None and earlier[1]["type"] == kind:
-                if not earlier[1].get("nullable"):
-                    inputs[name] = f"${{steps.{earlier[0]}.output.{name}}}"
-                    continue
+            if (
+                earlier is not None
+                and earlier[1]["type"] == kind
+                and not earlier[1].get("nullable")
+            ):
+                inputs[name] = f"${{steps.{earlier[0]}.output.{name}}}"
+                continue
             declared.setdefault(name, {k: v for k, v in spec.items()})
             inputs[name] = f"${{input.{name}}}"
         step: dict[str, Any] = {

@@ -20,7 +20,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from . import bindings, names
+from . import bindings, names, webhooks
 from .bindings.twilio import TwilioBinding
 from .diagnostics import Diagnostics, did_you_mean
 from .fieldtypes import ModelBuilder, python_literal
@@ -104,6 +104,13 @@ def check(
     package = Package(package_name, generator_version, root)
     for provider, (integration, document) in sorted(specs.integrations.items()):
         package.integrations[provider] = _integration(integration, document)
+        resolved = webhooks.resolve(
+            integration, document, document_hash(document), diagnostics
+        )
+        if resolved is not None:
+            package.webhooks = resolved
+        if provider == "qdrant":
+            bindings.qdrant.check_integration(integration, document, diagnostics)
     # Every name a capability adds to a shared namespace (its provider's
     # package, the Capabilities container) must be its own.
     owners: dict[str, str] = dict.fromkeys(
@@ -137,7 +144,14 @@ def check(
 
 
 # Attributes of the generated Capabilities container besides the capabilities.
-_CONTAINER_NAMES = ("from_env", "stripe", "email", "twilio", "stripe_policies")
+_CONTAINER_NAMES = (
+    "from_env",
+    "stripe",
+    "email",
+    "twilio",
+    "qdrant",
+    "stripe_policies",
+)
 
 
 def _shown(name: str) -> str:
@@ -381,7 +395,7 @@ def _capability(
             f"provider '{provider}' is part of the spec language but this version "
             "of contractgen cannot generate it yet",
             document.span(("provider", "type")),
-            "supported providers: stripe, email, twilio, custom",
+            "supported providers: stripe, email, twilio, qdrant, custom",
         )
         return None
     module = names.module_name(spec.capability_id, provider)
@@ -413,7 +427,9 @@ def _capability(
         # The Twilio runtime logs keywords it sends (phone numbers, masked)
         # and attributes of the resource it gets back.
         log_inputs, log_outputs = binding.log_inputs, binding.log_outputs
-    elif binding is not None and isinstance(call, StripeCall):
+    elif isinstance(binding, bindings.stripe.StripeBinding) and isinstance(
+        call, StripeCall
+    ):
         # The Stripe runtime logs the request it sends and the response it
         # gets, so the allow-list names their parameters, not the spec's.
         log_inputs = tuple(
@@ -449,7 +465,8 @@ def _capability(
 
 
 # In the spec language already, so specs can be written; not generated yet.
-_PLANNED_PROVIDERS = {"qdrant"}
+# Every provider of the language is generated today.
+_PLANNED_PROVIDERS: frozenset[str] = frozenset()
 
 # Fields whose values say what happened without saying who it happened to.
 _LOGGABLE = {"amount", "currency", "status", "template", "operation", "trialDays"}

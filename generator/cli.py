@@ -4,8 +4,11 @@
     contractgen check      exit 0 if it is up to date, 1 if not, 2 on spec errors
     contractgen validate   report diagnostics only
     contractgen schema     print the JSON Schema of the spec language
+    contractgen diff       classify spec changes against a git revision or
+                           between two folders (see docs/compatibility.md)
 
 Exit status 2 always means the specs have errors; nothing was written.
+`diff` exits 1 when a change breaks callers without a version bump.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from . import __version__, compat
 from .config import Config, ConfigError, load_config
 from .pipeline import Build, build
 from .spec import json_schema
@@ -48,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
             "-q", "--quiet", action="store_true", help="print only problems"
         )
     commands.add_parser("schema", help="print the JSON Schema of the spec language")
+    diff = commands.add_parser(
+        "diff",
+        help="classify spec changes as breaking or compatible",
+        description="Compare the specs of a git revision (default: the merge "
+        "base of HEAD with main) with the working tree, or two specs folders.",
+    )
+    diff.add_argument(
+        "folders", nargs="*", metavar="DIR", help="OLD_DIR NEW_DIR: two specs folders"
+    )
+    diff.add_argument("--against", metavar="REV", help="git revision to compare with")
+    diff.add_argument("--specs", help="folder of spec files (with --against)")
+    diff.add_argument("--format", choices=compat.command.FORMATS, default="text")
     return parser
 
 
@@ -57,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(json_schema())
         return EXIT_OK
     cwd = Path.cwd()
+    if args.command == "diff":
+        return _diff(args, cwd)
     try:
         config = load_config(
             cwd,
@@ -82,6 +99,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(result, config, args.quiet)
     return _generate(result, config, args.quiet)
+
+
+def _diff(args: argparse.Namespace, cwd: Path) -> int:
+    if args.folders and (len(args.folders) != 2 or args.against or args.specs):
+        print(
+            "contractgen: diff takes two folders (OLD_DIR NEW_DIR), or --against",
+            file=sys.stderr,
+        )
+        return EXIT_SPEC_ERROR
+    try:
+        config = load_config(cwd, specs=args.specs)
+    except ConfigError as err:
+        print(f"contractgen: {err}", file=sys.stderr)
+        return EXIT_SPEC_ERROR
+    folders = None
+    if args.folders:
+        folders = (cwd / args.folders[0], cwd / args.folders[1])
+    return compat.run(
+        config, cwd, folders=folders, against=args.against, output_format=args.format
+    )
 
 
 def _shown(path: Path) -> str:

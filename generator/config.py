@@ -5,6 +5,7 @@
     output = "generated"     # folder of the generated package
     package = "generated"    # its import name
     cache = ".contractgen-cache"
+    temporal = false         # also emit the workflows for Temporal
 
 Relative paths are relative to the folder holding pyproject.toml.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 __all__ = ["Config", "ConfigError", "load_config"]
 
-_KEYS = {"specs", "output", "package", "cache"}
+_KEYS = {"specs", "output", "package", "cache", "temporal"}
 # Top-level packages the generated code imports, which a package of the same
 # name would hide.
 _TAKEN_PACKAGES = {"pydantic", "pydantic_settings", "stripe", "jinja2", "typing"}
@@ -35,6 +36,7 @@ class Config:
     output: Path
     package: str
     cache: Path | None
+    temporal: bool = False
 
 
 def _find_pyproject(start: Path) -> Path | None:
@@ -53,6 +55,7 @@ def load_config(
     package: str | None = None,
     cache: str | None = None,
     no_cache: bool = False,
+    temporal: bool | None = None,
 ) -> Config:
     pyproject = _find_pyproject(cwd)
     table: dict[str, object] = {}
@@ -93,10 +96,14 @@ def load_config(
             f"package name {name!r} is the name of a package the generated code "
             "imports; choose another"
         )
+    temporal_setting = table.get("temporal", False) if temporal is None else temporal
+    if not isinstance(temporal_setting, bool):
+        raise ConfigError("[tool.contractgen] temporal must be true or false")
     return Config(
         root=root,
         specs=path(specs, "specs", "specs"),
         output=output_path,
         package=name,
         cache=None if no_cache else path(cache, "cache", ".contractgen-cache"),
+        temporal=temporal_setting,
     )

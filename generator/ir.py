@@ -9,7 +9,7 @@ and conditionals on flags set here.
     ├── capabilities: [Capability]          one module each
     │   ├── input, output: Model            pydantic models
     │   ├── models: [Model]                 nested object models, inner first
-    │   └── call: StripeCall | EmailCall | TwilioCall | None
+    │   └── call: StripeCall | EmailCall | TwilioCall | QdrantCall | None
     │                                       how the provider is invoked
     ├── workflows: [Workflow]               one module each
     └── integrations: {provider: Integration}
@@ -22,6 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .webhooks import Webhooks
 
 __all__ = [
     "Capability",
@@ -32,6 +36,8 @@ __all__ = [
     "Package",
     "Param",
     "ProviderCall",
+    "QdrantCall",
+    "QdrantCollection",
     "Step",
     "StripeCall",
     "TwilioCall",
@@ -131,7 +137,29 @@ class TwilioCall:
     sender: str | None  # the keyword the runtime fills from TWILIO_FROM
 
 
-ProviderCall = StripeCall | EmailCall | TwilioCall
+@dataclass(frozen=True)
+class QdrantCollection:
+    """A collection declared in the `qdrant` integration spec."""
+
+    name: str
+    vector_size: int
+    distance: str  # "Cosine", "Dot" or "Euclid"
+    owner: str  # the payload field naming the point's owner
+
+
+@dataclass(frozen=True)
+class QdrantCall:
+    """How a capability becomes a request to the Qdrant runtime."""
+
+    operation: str  # "upsert", "search" or "delete"
+    # The declared collections the capability may address, by name.
+    collections: tuple[QdrantCollection, ...]
+    params: tuple[Param, ...]  # attributes of the runtime's request
+    # Output spec name → key of the runtime's result.
+    outputs: tuple[tuple[str, str], ...]
+
+
+ProviderCall = StripeCall | EmailCall | TwilioCall | QdrantCall
 
 
 @dataclass(frozen=True)
@@ -189,6 +217,8 @@ class Capability:
             return ("sender=self.email",)
         if self.provider == "twilio":
             return ("client=self.twilio",)
+        if self.provider == "qdrant":
+            return ("store=self.qdrant",)
         return ()
 
     @property
@@ -277,6 +307,8 @@ class Package:
     capabilities: list[Capability] = field(default_factory=list)
     workflows: list[Workflow] = field(default_factory=list)
     integrations: dict[str, Integration] = field(default_factory=dict)
+    # The Stripe webhook endpoint, when the integration declares one.
+    webhooks: Webhooks | None = None
 
     def by_provider(self) -> dict[str, list[Capability]]:
         grouped: dict[str, list[Capability]] = {}

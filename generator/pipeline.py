@@ -68,9 +68,18 @@ def build(config: Config, *, render: bool = True, cwd: Path | None = None) -> Bu
     result = Build(diagnostics, package)
     if not render or diagnostics.has_errors:
         return result
-    formatter = Formatter(config.cache)
-    for rel, source in render_package(package).items():
-        # The copied runtime is kept black-formatted at its source.
-        verbatim = rel.startswith("_runtime/") or not rel.endswith(".py")
-        result.files[rel] = source if verbatim else formatter.format(source)
+    rendered = render_package(package, temporal=config.temporal)
+    # The copied runtime is kept black-formatted at its source.
+    verbatim = {
+        rel
+        for rel in rendered
+        if rel.startswith("_runtime/") or not rel.endswith(".py")
+    }
+    formatted = Formatter(config.cache).format_all(
+        {rel: source for rel, source in rendered.items() if rel not in verbatim}
+    )
+    result.files = {
+        rel: source if rel in verbatim else formatted[rel]
+        for rel, source in rendered.items()
+    }
     return result

@@ -21,6 +21,8 @@ import jinja2
 
 from .checker import builtin_policies
 from .ir import Capability, Package, Workflow
+from .temporal import RUNTIME_MODULES as TEMPORAL_RUNTIME
+from .temporal import render_temporal
 
 __all__ = ["TEMPLATES_DIR", "docstring", "render_package"]
 
@@ -124,8 +126,11 @@ def header(version: str, sources: list[str], digest_input: str) -> str:
     )
 
 
-def render_package(package: Package) -> dict[str, str]:
-    """Every output file, by path relative to the output folder."""
+def render_package(package: Package, *, temporal: bool = False) -> dict[str, str]:
+    """Every output file, by path relative to the output folder.
+
+    With ``temporal``, also the Temporal target (see `generator.temporal`).
+    """
     files: dict[str, str] = {}
     version = package.generator_version
     by_provider = package.by_provider()
@@ -156,6 +161,15 @@ def render_package(package: Package) -> dict[str, str]:
                 policies=(
                     integration.policies if integration else builtin_policies(None)
                 ),
+            )
+
+    if package.webhooks is not None:
+        webhook_header = header(
+            version, [package.webhooks.source], package.webhooks.source_hash
+        )
+        for name, template in _WEBHOOK_TEMPLATES.items():
+            files[f"webhooks/{name}"] = _ENV.get_template(template).render(
+                header=webhook_header, webhooks=package.webhooks, package=package.name
             )
 
     for workflow in package.workflows:
@@ -195,14 +209,28 @@ def render_package(package: Package) -> dict[str, str]:
         package=package,
         providers=list(by_provider),
     )
+    if temporal:
+        files.update(render_temporal(package, _ENV, header))
     files["py.typed"] = ""
     for path in sorted((TEMPLATES_DIR / "runtime").glob("*.py")):
+        if path.name in TEMPORAL_RUNTIME and not (temporal and package.workflows):
+            continue
         source = path.read_text(encoding="utf-8")
         files[f"_runtime/{path.name}"] = (
             f"# Copied by contractgen {version} from its runtime. Do not edit.\n"
             + source
         )
     return files
+
+
+# The generated `webhooks` package: file → template.
+_WEBHOOK_TEMPLATES = {
+    "__init__.py": "webhooks_init.py.jinja",
+    "__main__.py": "webhooks_main.py.jinja",
+    "app.py": "webhooks_app.py.jinja",
+    "events.py": "webhooks_events.py.jinja",
+    "router.py": "webhooks_router.py.jinja",
+}
 
 
 def _container_imports(wrapped: list[Capability]) -> list[str]:
@@ -267,6 +295,7 @@ def _capability(capability: Capability, package: Package) -> str:
         "stripe": "stripe_capability.py.jinja",
         "email": "email_capability.py.jinja",
         "twilio": "twilio_capability.py.jinja",
+        "qdrant": "qdrant_capability.py.jinja",
         "custom": "custom_capability.py.jinja",
     }[capability.provider]
     return _ENV.get_template(template).render(

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.localstripe",
     "tests.fixtures.settings",
     "tests.fixtures.smtp",
+    "tests.fixtures.temporal",
 ]
 
 

@@ -76,10 +76,18 @@ def generate_tree(
 
 
 def example_with(*extra: Path) -> dict[str, str]:
-    """The example capability specs plus extra spec files, as texts."""
+    """The example capability specs plus extra spec files, as texts.
+
+    The Qdrant integration comes along: it declares the collections the
+    Qdrant capabilities use.
+    """
+    paths = [
+        *sorted((EXAMPLE_SPECS / "capabilities").glob("*.yaml")),
+        EXAMPLE_SPECS / "integrations" / "qdrant.yaml",
+    ]
     specs = {
         p.relative_to(EXAMPLE_SPECS).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted((EXAMPLE_SPECS / "capabilities").glob("*.yaml"))
+        for p in paths
     }
     for path in extra:
         specs[path.name] = path.read_text(encoding="utf-8")

@@ -125,15 +125,3 @@ def test_a_spec_binding_is_refused_for_twilio(generate: Generate) -> None:
     )
 
     assert _only(tree, "C035").hint == "remove `provider.binding`"
-
-
-def test_qdrant_is_still_refused(generate: Generate) -> None:
-    tree = generate(
-        _spec(
-            "capabilityId: qdrant-search\n"
-            "provider: {type: qdrant, operation: search}\n"
-        ),
-        write=False,
-    )
-
-    assert "provider 'qdrant'" in _only(tree, "C001").message

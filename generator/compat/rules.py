@@ -92,9 +92,7 @@ RULES: dict[str, Rule] = {
         Rule("output-enum-value-removed", C, C, "an output enum has fewer values"),
         Rule("input-constraint-changed", W, W, "an input's constraints changed"),
         Rule("output-constraint-changed", W, W, "an output's constraints changed"),
-        Rule(
-            "binding-operation-changed", C, B, "the provider or operation changed"
-        ),
+        Rule("binding-operation-changed", C, B, "the provider or operation changed"),
         Rule("binding-method-changed", C, B, "the provider method called changed"),
         Rule("binding-input-changed", C, B, "an input feeds another parameter"),
         Rule("binding-output-changed", C, B, "an output is read from elsewhere"),

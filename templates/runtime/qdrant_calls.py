@@ -1,0 +1,744 @@
+"""The Qdrant execution engine behind the generated Qdrant wrappers.
+
+A generated wrapper validates its input and hands a :class:`QdrantRequest`
+to :func:`call` (or :func:`acall`) with its :class:`QdrantOperation`, which
+carries the collections the capability may address as declared in the
+``qdrant`` integration spec. The engine does everything else, the same way
+for every capability:
+
+1. find the declared collection and check the request against it before
+   anything is sent: a vector of the wrong size, a number that is not
+   finite or a point id Qdrant cannot store is an
+   :class:`~.errors.InvalidRequestError` naming what was expected;
+2. run the owner policy (:class:`OwnerPolicy`: the payload of an upsert
+   carries the call's owner in the collection's owner field), then the
+   caller's policies; a denial raises :class:`~.errors.PolicyDeniedError`
+   and Qdrant is never called;
+3. create the collection on first use with its declared vector size and
+   distance, then call Qdrant through :class:`QdrantStore`; every search
+   and delete is filtered by the owner, so another owner's points are never
+   returned or removed;
+4. map any Qdrant exception onto the runtime error tree;
+5. emit one log record through :mod:`.calllog`, whatever the outcome,
+   naming the collection, owner and point ids, never a vector or payload.
+
+Settings come from the environment and ``.env``:
+
+===========================  ============================================
+``QDRANT_PATH``              folder of the embedded local mode (default
+                             ``.qdrant``), used when no URL is set
+``QDRANT_URL``               address of a Qdrant server, instead
+``QDRANT_API_KEY``           API key for that server
+``QDRANT_TIMEOUT``           seconds to wait on a server (default 30)
+``CONTRACTGEN_ENVIRONMENT``  deployment environment (default development)
+===========================  ============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import httpx
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import (
+    ResponseHandlingException,
+    UnexpectedResponse,
+)
+
+from . import errors
+from .calllog import Outcome, log_call
+from .context import CallContext
+from .policies import Policy, PolicyRequest, run_policies
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "PROVIDER",
+    "Collection",
+    "CollectionMismatchError",
+    "OwnerPolicy",
+    "QdrantOperation",
+    "QdrantRequest",
+    "QdrantSettings",
+    "QdrantStore",
+    "acall",
+    "build_store",
+    "call",
+    "default_settings",
+    "default_store",
+    "load_settings",
+    "map_qdrant_error",
+]
+
+PROVIDER = "qdrant"
+
+# Hits a search returns when the capability has no `limit` input.
+DEFAULT_LIMIT = 10
+
+_DEFAULT_ENVIRONMENT = "development"
+
+PointId = int | str
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """A collection as the ``qdrant`` integration spec declares it.
+
+    ``owner`` is the payload field holding the point's owner: the
+    application or tenant it belongs to.
+    """
+
+    name: str
+    vector_size: int
+    distance: str  # "Cosine", "Dot" or "Euclid"
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class QdrantOperation:
+    """What the engine needs to know about one capability's Qdrant call."""
+
+    capability: str
+    operation: str  # "upsert", "search" or "delete"
+    collections: tuple[Collection, ...]
+
+    def collection(self, name: str) -> Collection | None:
+        return next((c for c in self.collections if c.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class QdrantRequest:
+    """One call's values, as the generated wrapper read them from its input.
+
+    Each operation uses its own: ``upsert`` a point id, vector and payload;
+    ``search`` a vector, limit and score threshold; ``delete`` point ids.
+    """
+
+    collection: str
+    owner: str
+    vector: Sequence[float] | None = None
+    point_id: PointId | None = None
+    payload: Mapping[str, object] | None = None
+    ids: Sequence[PointId] | None = None
+    limit: int | None = None
+    score_threshold: float | None = None
+
+    def params(self) -> dict[str, object]:
+        """The request as policies see it: only the values that were given."""
+        values: dict[str, object] = {
+            "collection": self.collection,
+            "owner": self.owner,
+            "vector": self.vector,
+            "id": self.point_id,
+            "payload": self.payload,
+            "ids": self.ids,
+            "limit": self.limit,
+            "score_threshold": self.score_threshold,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
+
+class QdrantSettings(BaseSettings):
+    """Where Qdrant is: a local folder, or a server and its API key."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    path: str = Field(default=".qdrant", min_length=1, validation_alias="QDRANT_PATH")
+    url: str | None = Field(default=None, validation_alias="QDRANT_URL")
+    api_key: SecretStr | None = Field(default=None, validation_alias="QDRANT_API_KEY")
+    timeout: int = Field(default=30, gt=0, validation_alias="QDRANT_TIMEOUT")
+    environment: str = Field(
+        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
+    )
+
+
+class _EnvironmentSettings(BaseSettings):
+    # The environment alone, for calls made with a caller-built store.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: str = Field(
+        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
+    )
+
+
+class CollectionMismatchError(ValueError):
+    """An existing collection's vectors differ from its declaration."""
+
+
+class QdrantStore:
+    """The official Qdrant client, with the collections it has made ready.
+
+    Build one with :func:`build_store`; it is safe to share between calls,
+    which it runs one at a time. Call :meth:`close` to release the local
+    folder, which one store at a time may hold.
+    """
+
+    def __init__(self, client: QdrantClient, *, local: bool) -> None:
+        self._client = client
+        self._local = local
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()
+
+    def _ensure(self, collection: Collection) -> None:
+        """Create the collection on first use, or check the existing one."""
+        if collection.name in self._ready:
+            return
+        distance = models.Distance(collection.distance)
+        if self._client.collection_exists(collection.name):
+            info = self._client.get_collection(collection.name)
+            vectors = info.config.params.vectors
+            if not isinstance(vectors, models.VectorParams) or (
+                vectors.size,
+                vectors.distance,
+            ) != (collection.vector_size, distance):
+                raise CollectionMismatchError(
+                    f"collection '{collection.name}' exists in Qdrant with other "
+                    f"vectors than its declaration ({collection.vector_size} "
+                    f"dimensions, {collection.distance})"
+                )
+        else:
+            self._client.create_collection(
+                collection.name,
+                vectors_config=models.VectorParams(
+                    size=collection.vector_size, distance=distance
+                ),
+            )
+            if not self._local:
+                # The local mode scans every point and has no indexes.
+                self._client.create_payload_index(
+                    collection.name,
+                    field_name=collection.owner,
+                    field_schema=models.PayloadSchemaType.KEYWORD,
+                )
+        self._ready.add(collection.name)
+
+    def upsert(
+        self,
+        collection: Collection,
+        point_id: PointId,
+        vector: Sequence[float],
+        payload: Mapping[str, object],
+    ) -> dict[str, object]:
+        point = models.PointStruct(
+            id=point_id, vector=list(vector), payload=dict(payload)
+        )
+        with self._lock:
+            self._ensure(collection)
+            result = self._client.upsert(collection.name, points=[point], wait=True)
+        return {"status": result.status.value, "id": str(point_id)}
+
+    def search(
+        self,
+        collection: Collection,
+        vector: Sequence[float],
+        owner: str,
+        limit: int,
+        score_threshold: float | None,
+    ) -> dict[str, object]:
+        with self._lock:
+            self._ensure(collection)
+            response = self._client.query_points(
+                collection.name,
+                query=list(vector),
+                query_filter=_owned_by(collection, owner),
+                limit=limit,
+                score_threshold=score_threshold,
+                with_payload=True,
+                with_vectors=False,
+            )
+        hits: list[dict[str, object]] = [
+            {"id": str(point.id), "score": point.score, "payload": point.payload or {}}
+            for point in response.points
+        ]
+        return {"hits": hits}
+
+    def delete(
+        self, collection: Collection, ids: Sequence[PointId], owner: str
+    ) -> dict[str, object]:
+        selected = _owned_by(collection, owner, models.HasIdCondition(has_id=list(ids)))
+        with self._lock:
+            self._ensure(collection)
+            result = self._client.delete(
+                collection.name,
+                points_selector=models.FilterSelector(filter=selected),
+                wait=True,
+            )
+        return {"status": result.status.value}
+
+
+def _owned_by(
+    collection: Collection, owner: str, *also: models.Condition
+) -> models.Filter:
+    """Only the owner's points, and of those only the ones `also` selects."""
+    owned = models.FieldCondition(
+        key=collection.owner, match=models.MatchValue(value=owner)
+    )
+    return models.Filter(must=[owned, *also])
+
+
+def build_store(settings: QdrantSettings) -> QdrantStore:
+    """A store on the server at ``QDRANT_URL``, or in the local folder."""
+    if settings.url:
+        api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        client = QdrantClient(
+            url=settings.url, api_key=api_key, timeout=settings.timeout
+        )
+        return QdrantStore(client, local=False)
+    try:
+        client = QdrantClient(path=settings.path)
+    except RuntimeError:
+        # Its lock is held: another process (or store) has the folder open.
+        raise errors.SettingsError(
+            "the Qdrant folder (QDRANT_PATH) is in use by another client; "
+            "share one store, or set QDRANT_URL to use a server"
+        ) from None
+    return QdrantStore(client, local=True)
+
+
+def load_settings() -> QdrantSettings:
+    """Settings from the environment and `.env`, or a `SettingsError` naming
+    the variables that are invalid (never their values)."""
+    try:
+        return QdrantSettings()
+    except ValidationError as err:
+        names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
+        raise errors.SettingsError(
+            f"{', '.join(names)} invalid: fix in the environment or in .env"
+        ) from None
+
+
+@functools.cache
+def default_settings() -> QdrantSettings:
+    """Settings read once from the environment, for wrappers given no store."""
+    return load_settings()
+
+
+@functools.cache
+def default_store() -> QdrantStore:
+    """The store used by wrappers called without one, built once."""
+    return build_store(default_settings())
+
+
+class OwnerPolicy:
+    """Refuses a call that would cross owners in ``collection``.
+
+    Every call names an owner; an upsert's payload must carry that same
+    owner in the collection's owner field, so no point is ever written
+    without an owner or on another owner's behalf. Searches and deletes are
+    filtered by the owner in Qdrant itself.
+    """
+
+    name: ClassVar[str] = "qdrant-owner"
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    def __call__(self, request: PolicyRequest, /) -> None:
+        owner = request.params.get("owner")
+        if not isinstance(owner, str) or not owner.strip():
+            raise self._deny(request, "the call names no owner")
+        if request.operation != "upsert":
+            return
+        field = self.collection.owner
+        payload = request.params.get("payload")
+        carried = payload.get(field) if isinstance(payload, Mapping) else None
+        if carried is None:
+            raise self._deny(
+                request, f"the payload does not carry the owner field '{field}'"
+            )
+        if carried != owner:
+            raise self._deny(
+                request,
+                f"the payload's '{field}' names another owner than the call",
+            )
+
+    def _deny(self, request: PolicyRequest, reason: str) -> errors.PolicyDeniedError:
+        return errors.PolicyDeniedError(
+            f"policy {self.name} denied {request.operation} in collection "
+            f"'{self.collection.name}': {reason}",
+            capability=request.capability,
+            provider=request.provider,
+            policy=self.name,
+        )
+
+    def __repr__(self) -> str:
+        return f"OwnerPolicy({self.collection.name!r})"
+
+
+def map_qdrant_error(
+    err: Exception, *, capability: str, step: str | None = None
+) -> errors.CapabilityError:
+    """The runtime error for a Qdrant failure raised by ``capability``'s call."""
+    if isinstance(err, UnexpectedResponse):
+        status = int(err.status_code or 0)
+        message = f"HTTP {status}: {err.reason_phrase}"
+        code = str(status)
+        kind: type[errors.CapabilityError] = errors.ProviderError
+        if status == 429:
+            kind = errors.RateLimitedError
+        elif status >= 500:
+            kind = errors.ProviderUnavailableError
+        elif status == 401:
+            kind = errors.AuthenticationError
+        elif status == 403:
+            kind = errors.PermissionDeniedError
+        elif 400 <= status < 500:
+            kind = errors.InvalidRequestError
+        return kind(
+            message, capability=capability, provider=PROVIDER, code=code, step=step
+        )
+    if isinstance(err, ResponseHandlingException | httpx.TransportError):
+        source = err.source if isinstance(err, ResponseHandlingException) else err
+        return errors.ProviderUnavailableError(
+            f"Qdrant could not be reached ({type(source).__name__})",
+            capability=capability,
+            provider=PROVIDER,
+            step=step,
+        )
+    if isinstance(err, CollectionMismatchError):
+        return errors.InvalidRequestError(
+            str(err),
+            capability=capability,
+            provider=PROVIDER,
+            code="collection_mismatch",
+            step=step,
+        )
+    if isinstance(err, ValueError):
+        # The local mode checks requests itself and says so with ValueError.
+        return errors.InvalidRequestError(
+            str(err), capability=capability, provider=PROVIDER, step=step
+        )
+    return errors.ProviderError(
+        str(err) or type(err).__name__,
+        capability=capability,
+        provider=PROVIDER,
+        retryable=False,
+        step=step,
+    )
+
+
+def _is_qdrant_failure(err: Exception) -> bool:
+    return isinstance(
+        err,
+        UnexpectedResponse
+        | ResponseHandlingException
+        | httpx.TransportError
+        | ValueError,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    store: QdrantStore
+    collection: Collection
+
+
+def _invalid(
+    operation: QdrantOperation, context: CallContext | None, code: str, message: str
+) -> errors.InvalidRequestError:
+    return errors.InvalidRequestError(
+        message,
+        capability=operation.capability,
+        provider=PROVIDER,
+        code=code,
+        step=context.step_id if context else None,
+    )
+
+
+def _checked(
+    operation: QdrantOperation, request: QdrantRequest, context: CallContext | None
+) -> Collection:
+    """The request's collection, once the request fits it; raises otherwise."""
+    collection = operation.collection(request.collection)
+    if collection is None:
+        known = ", ".join(c.name for c in operation.collections)
+        raise _invalid(
+            operation,
+            context,
+            "unknown_collection",
+            f"collection '{request.collection}' is not one this capability "
+            f"uses ({known})",
+        )
+    vector = request.vector
+    if vector is not None and len(vector) != collection.vector_size:
+        raise _invalid(
+            operation,
+            context,
+            "vector_size",
+            f"collection '{collection.name}' takes vectors of "
+            f"{collection.vector_size} numbers, but this one has {len(vector)}",
+        )
+    if vector is not None and not all(math.isfinite(x) for x in vector):
+        raise _invalid(
+            operation,
+            context,
+            "vector_not_finite",
+            "the vector holds a number that is not finite (NaN or infinity)",
+        )
+    ids = [request.point_id] if request.point_id is not None else []
+    for point_id in [*ids, *(request.ids or ())]:
+        if not _valid_point_id(point_id):
+            raise _invalid(
+                operation,
+                context,
+                "invalid_point_id",
+                f"point id {point_id!r} is neither an unsigned integer nor a UUID",
+            )
+    if request.limit is not None and request.limit < 1:
+        raise _invalid(
+            operation, context, "invalid_limit", "a search's limit must be at least 1"
+        )
+    return collection
+
+
+def _valid_point_id(point_id: PointId) -> bool:
+    if isinstance(point_id, int):
+        return not isinstance(point_id, bool) and point_id >= 0
+    try:
+        uuid.UUID(point_id)
+    except ValueError:
+        return False
+    return True
+
+
+def _prepare(
+    operation: QdrantOperation,
+    request: QdrantRequest,
+    *,
+    store: QdrantStore | None,
+    context: CallContext | None,
+    policies: Sequence[Policy],
+    environment: str | None,
+) -> _Prepared:
+    """Check the request, resolve store and environment, run the policies.
+
+    A bad request or a denial is logged and raised from here, before Qdrant
+    is called.
+    """
+    try:
+        collection = _checked(operation, request, context)
+    except errors.InvalidRequestError as invalid:
+        _log(operation, request, context, outcome="failed", error=invalid)
+        raise
+    if environment is None:
+        environment = (
+            default_settings().environment
+            if store is None
+            else _EnvironmentSettings().environment
+        )
+    if store is None:
+        store = default_store()
+
+    policy_request = PolicyRequest(
+        capability=operation.capability,
+        provider=PROVIDER,
+        operation=operation.operation,
+        params=request.params(),
+        api_key_mode=None,
+        environment=environment,
+    )
+    try:
+        run_policies([OwnerPolicy(collection), *policies], policy_request)
+    except errors.PolicyDeniedError as denial:
+        denial.with_step(context.step_id if context else None)
+        _log(operation, request, context, outcome="denied", error=denial)
+        raise
+    return _Prepared(store=store, collection=collection)
+
+
+def _invoke(
+    operation: QdrantOperation, prepared: _Prepared, request: QdrantRequest
+) -> dict[str, object]:
+    store, collection = prepared.store, prepared.collection
+    vector, point_id, payload = request.vector, request.point_id, request.payload
+    if operation.operation == "upsert":
+        if vector is None or point_id is None or payload is None:
+            raise _incomplete(operation)
+        return store.upsert(collection, point_id, vector, payload)
+    if operation.operation == "search":
+        if vector is None:
+            raise _incomplete(operation)
+        limit = request.limit or DEFAULT_LIMIT
+        return store.search(
+            collection, vector, request.owner, limit, request.score_threshold
+        )
+    if operation.operation == "delete":
+        if request.ids is None:
+            raise _incomplete(operation)
+        return store.delete(collection, request.ids, request.owner)
+    raise AssertionError(f"unknown Qdrant operation {operation.operation!r}")
+
+
+def _incomplete(operation: QdrantOperation) -> AssertionError:
+    # The generator makes these inputs required; reaching here is a bug.
+    return AssertionError(f"{operation.capability}: the request lacks an input")
+
+
+def _log(
+    operation: QdrantOperation,
+    request: QdrantRequest,
+    context: CallContext | None,
+    *,
+    outcome: Outcome,
+    duration_ms: float = 0.0,
+    result: Mapping[str, object] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    inputs: dict[str, object] = {
+        "collection": request.collection,
+        "owner": request.owner,
+    }
+    if request.point_id is not None:
+        inputs["id"] = str(request.point_id)
+    if request.ids is not None:
+        inputs["ids"] = [str(point_id) for point_id in request.ids]
+    if request.limit is not None:
+        inputs["limit"] = request.limit
+    outputs: dict[str, object] = {}
+    if result is not None and "status" in result:
+        outputs["status"] = result["status"]
+    hits = result.get("hits") if result is not None else None
+    if isinstance(hits, list):
+        outputs["hits"] = len(hits)
+    log_call(
+        capability=operation.capability,
+        provider=PROVIDER,
+        operation=operation.operation,
+        outcome=outcome,
+        duration_ms=duration_ms,
+        context=context,
+        error=error,
+        inputs=inputs,
+        outputs=outputs,
+    )
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def _failed(
+    operation: QdrantOperation,
+    request: QdrantRequest,
+    context: CallContext | None,
+    started: float,
+    err: Exception,
+) -> Exception:
+    """Log a failed call and return the exception the caller should raise."""
+    raised: Exception = err
+    if _is_qdrant_failure(err):
+        raised = map_qdrant_error(
+            err,
+            capability=operation.capability,
+            step=context.step_id if context else None,
+        )
+    _log(
+        operation,
+        request,
+        context,
+        outcome="failed",
+        duration_ms=_elapsed_ms(started),
+        error=raised,
+    )
+    return raised
+
+
+def call(
+    operation: QdrantOperation,
+    request: QdrantRequest,
+    *,
+    store: QdrantStore | None = None,
+    context: CallContext | None = None,
+    policies: Sequence[Policy] = (),
+    environment: str | None = None,
+) -> dict[str, object]:
+    """Run one Qdrant capability call: checks, policies, errors, log.
+
+    Returns the operation's result: ``status`` (and the point's ``id``) for
+    an upsert or delete, ``hits`` for a search. Raises a
+    :class:`~.errors.CapabilityError`; any other exception is logged and
+    propagates unchanged.
+    """
+    prepared = _prepare(
+        operation,
+        request,
+        store=store,
+        context=context,
+        policies=policies,
+        environment=environment,
+    )
+
+    started = time.perf_counter()
+    try:
+        result = _invoke(operation, prepared, request)
+    except Exception as err:
+        raised = _failed(operation, request, context, started, err)
+        if raised is err:
+            raise
+        raise raised from err
+
+    _log(
+        operation,
+        request,
+        context,
+        outcome="succeeded",
+        duration_ms=_elapsed_ms(started),
+        result=result,
+    )
+    return result
+
+
+async def acall(
+    operation: QdrantOperation,
+    request: QdrantRequest,
+    *,
+    store: QdrantStore | None = None,
+    context: CallContext | None = None,
+    policies: Sequence[Policy] = (),
+    environment: str | None = None,
+) -> dict[str, object]:
+    """The asynchronous form of :func:`call`.
+
+    The local mode has no asynchronous client of its own, so the blocking
+    client runs in a worker thread; the store runs its calls one at a time.
+    """
+    prepared = _prepare(
+        operation,
+        request,
+        store=store,
+        context=context,
+        policies=policies,
+        environment=environment,
+    )
+
+    started = time.perf_counter()
+    try:
+        result = await asyncio.to_thread(_invoke, operation, prepared, request)
+    except Exception as err:
+        raised = _failed(operation, request, context, started, err)
+        if raised is err:
+            raise
+        raise raised from err
+
+    _log(
+        operation,
+        request,
+        context,
+        outcome="succeeded",
+        duration_ms=_elapsed_ms(started),
+        result=result,
+    )
+    return result

@@ -1,0 +1,459 @@
+"""The webhook endpoint behind the generated ``webhooks`` package.
+
+A generated ``WebhookRouter`` holds one typed handler per subscribed event;
+:class:`WebhookEndpoint` turns one HTTP delivery into a status and a body,
+whatever web framework carries it. For each delivery it:
+
+1. refuses a body over the size limit, before reading anything in it;
+2. verifies the raw body against the ``Stripe-Signature`` header with
+   stripe-python's own ``WebhookSignature.verify_header``, then refuses a
+   signature timestamp too far in the past or the future;
+3. parses the JSON and, for a subscribed type with a handler, validates it
+   into the event's generated model;
+4. claims the event id in the store (:mod:`.webhook_store`): a duplicate is
+   answered 200 without running the handler again;
+5. runs the handler; it returning marks the event done (200), it raising
+   releases the claim (500) so that Stripe's retry runs it again.
+
+A rejected delivery answers 400 and runs nothing; an event type the endpoint
+is not subscribed to answers 200 and is ignored. Every delivery emits one
+record on the ``contractgen.webhooks`` logger with stable fields under
+``record.contractgen``:
+
+    outcome, reason, status, event_id, event_type, object_id, duration_ms,
+    error_type
+
+No record holds the body, the signature or the secret.
+
+Settings come from the environment and ``.env``:
+
+=============================  ============================================
+``STRIPE_WEBHOOK_SECRET``      signing secret of the endpoint (required)
+``CONTRACTGEN_WEBHOOK_STORE``  SQLite file of the webhook store (default:
+                               the spec's ``store``)
+``CONTRACTGEN_WEBHOOK_PORT``   port ``python -m <package>.webhooks`` serves
+                               on, on 127.0.0.1 (default 8000)
+=============================  ============================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Literal, NamedTuple, TypeVar
+
+import stripe
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import SettingsError
+from .webhook_store import WebhookStore
+
+__all__ = [
+    "LOGGER_NAME",
+    "Delivery",
+    "HandlerRegistry",
+    "Outcome",
+    "StripeEvent",
+    "WebhookEndpoint",
+    "WebhookResponse",
+    "WebhookSettings",
+    "load_settings",
+    "logger",
+]
+
+LOGGER_NAME: Final = "contractgen.webhooks"
+
+logger = logging.getLogger(LOGGER_NAME)
+
+Outcome = Literal[
+    "processed", "duplicate", "ignored", "unhandled", "rejected", "failed", "busy"
+]
+
+_STATUS: Final[dict[Outcome, int]] = {
+    "processed": 200,
+    "duplicate": 200,
+    "ignored": 200,
+    "unhandled": 200,
+    "rejected": 400,
+    "failed": 500,
+    # Another delivery of the event is still running its handler; a non-2xx
+    # answer makes Stripe deliver it again later, when that one has finished.
+    "busy": 409,
+}
+
+_DEFAULT_PORT: Final = 8000
+
+
+class WebhookSettings(BaseSettings):
+    """Webhook secret, store and port, read from the environment."""
+
+    # No populate_by_name: it would let a field's own name (`port`, `store`)
+    # be read from the environment too, where it may mean something else.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    secret: SecretStr | None = Field(
+        default=None, validation_alias="STRIPE_WEBHOOK_SECRET"
+    )
+    store: Path | None = Field(
+        default=None, validation_alias="CONTRACTGEN_WEBHOOK_STORE"
+    )
+    port: int = Field(
+        default=_DEFAULT_PORT,
+        ge=1,
+        le=65535,
+        validation_alias="CONTRACTGEN_WEBHOOK_PORT",
+    )
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    def require_secret(self) -> str:
+        """The signing secret, or a SettingsError saying it is not set."""
+        if self.secret is None or not self.secret.get_secret_value().strip():
+            raise SettingsError(
+                "STRIPE_WEBHOOK_SECRET is not set: set it in the environment or "
+                "in .env to the endpoint's signing secret (whsec_...)"
+            )
+        return self.secret.get_secret_value()
+
+
+def load_settings() -> WebhookSettings:
+    """Settings from the environment and `.env`, or a SettingsError naming
+    the variables that are invalid."""
+    try:
+        return WebhookSettings()
+    except ValidationError as err:
+        names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
+        raise SettingsError(
+            f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} invalid: "
+            "fix the environment or .env"
+        ) from None
+
+
+class StripeEvent(BaseModel):
+    """What every Stripe event carries; generated models add typed ``data``.
+
+    ``is_stale`` tells a handler that an event about the same object, created
+    later than this one, has already been applied: Stripe does not deliver in
+    order, so a handler that overwrites state should skip a stale event.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    type: str
+    created: int = Field(description="When the event was created, Unix seconds")
+    livemode: bool = False
+    api_version: str | None = None
+
+    _last_applied: int | None = PrivateAttr(default=None)
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.created, UTC)
+
+    @property
+    def last_applied(self) -> int | None:
+        """``created`` of the latest event applied to this event's object."""
+        return self._last_applied
+
+    @property
+    def is_stale(self) -> bool:
+        """Whether a newer event about the same object was applied already."""
+        return self._last_applied is not None and self._last_applied > self.created
+
+
+E = TypeVar("E", bound=StripeEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    model: type[StripeEvent]
+    handler: Callable[[Any], object]
+
+
+class HandlerRegistry:
+    """Handlers by event type; the generated router adds one typed method each."""
+
+    def __init__(self) -> None:
+        self._routes: dict[str, _Route] = {}
+
+    def _register(
+        self, event_type: str, model: type[E], handler: Callable[[E], object]
+    ) -> None:
+        if event_type in self._routes:
+            raise ValueError(f"a handler for {event_type} is registered already")
+        self._routes[event_type] = _Route(model, handler)
+
+    def route(
+        self, event_type: str
+    ) -> tuple[type[StripeEvent], Callable[[Any], object]] | None:
+        """The model and handler for an event type, if one is registered."""
+        found = self._routes.get(event_type)
+        return None if found is None else (found.model, found.handler)
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types that have a handler."""
+        return frozenset(self._routes)
+
+
+class WebhookResponse(NamedTuple):
+    """What to answer: an HTTP status and a small JSON body."""
+
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the endpoint learnt about one delivery, as logged."""
+
+    outcome: Outcome
+    reason: str | None = None
+    event_id: str | None = None
+    event_type: str | None = None
+    object_id: str | None = None
+    # A handler's exception, logged with its traceback.
+    error: BaseException | None = None
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _signature_header(headers: Mapping[str, str]) -> str | None:
+    # Frameworks differ in how they case header names.
+    value = headers.get("Stripe-Signature") or headers.get("stripe-signature")
+    if value is not None:
+        return value
+    return next(
+        (v for k, v in headers.items() if k.lower() == "stripe-signature"), None
+    )
+
+
+def _timestamp(header: str) -> int | None:
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+class WebhookEndpoint:
+    """A verified, de-duplicating webhook endpoint, independent of any framework.
+
+    :meth:`handle` takes the raw body bytes and the request headers and
+    returns the status and body to answer. It is synchronous and thread-safe;
+    an async framework runs it in a worker thread.
+    """
+
+    def __init__(
+        self,
+        registry: HandlerRegistry,
+        *,
+        secret: str,
+        store: WebhookStore,
+        event_types: Collection[str],
+        tolerance: int,
+        max_body_bytes: int,
+        busy_wait_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not secret.strip():
+            raise ValueError("the webhook secret is empty")
+        self._registry = registry
+        self._secret = secret
+        self._store = store
+        self._event_types = frozenset(event_types)
+        self._tolerance = tolerance
+        self._max_body_bytes = max_body_bytes
+        self._busy_wait_s = busy_wait_s
+        self._clock = clock
+
+    @property
+    def store(self) -> WebhookStore:
+        return self._store
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self._max_body_bytes
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> WebhookResponse:
+        """Verify, de-duplicate and dispatch one delivery."""
+        started = time.perf_counter()
+        delivery = self._deliver(body, headers)
+        return self._answer(delivery, started)
+
+    def too_large(self) -> WebhookResponse:
+        """The answer to a body known to be over the limit before it is read."""
+        return self._answer(Delivery("rejected", "body_too_large"), time.perf_counter())
+
+    def _deliver(self, body: bytes, headers: Mapping[str, str]) -> Delivery:
+        try:
+            if len(body) > self._max_body_bytes:
+                raise _Rejected("body_too_large")
+            self._verify(body, _signature_header(headers))
+            payload = self._parse(body)
+        except _Rejected as rejected:
+            return Delivery("rejected", rejected.reason)
+
+        event_id, event_type = payload["id"], payload["type"]
+        obj = payload.get("data", {}).get("object")
+        object_id = obj.get("id") if isinstance(obj, dict) else None
+        if not isinstance(object_id, str):
+            object_id = None
+        if event_type not in self._event_types:
+            return Delivery("ignored", None, event_id, event_type, object_id)
+        route = self._registry.route(event_type)
+        if route is None:
+            return Delivery("unhandled", None, event_id, event_type, object_id)
+        model, handler = route
+        try:
+            event = model.model_validate(payload)
+        except ValidationError as err:
+            where = ",".join(sorted({_loc(e["loc"]) for e in err.errors()}))
+            return Delivery(
+                "rejected", f"invalid_event:{where}", event_id, event_type, object_id
+            )
+        return self._run(event, handler, object_id)
+
+    def _verify(self, body: bytes, header: str | None) -> None:
+        if not header:
+            raise _Rejected("missing_signature")
+        timestamp = _timestamp(header)
+        if timestamp is None:
+            raise _Rejected("malformed_signature")
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Rejected("body_not_utf8") from None
+        try:
+            stripe.WebhookSignature.verify_header(
+                body, header, self._secret, tolerance=self._tolerance
+            )
+        except stripe.SignatureVerificationError:
+            raise _Rejected(self._why_not_verified(body, header)) from None
+        if timestamp > self._clock() + self._tolerance:
+            raise _Rejected("future_timestamp")
+
+    def _why_not_verified(self, body: bytes, header: str) -> str:
+        # Verified without the age check, a failed signature must be too old.
+        try:
+            stripe.WebhookSignature.verify_header(body, header, self._secret)
+        except stripe.SignatureVerificationError:
+            return "bad_signature"
+        return "expired_timestamp"
+
+    def _parse(self, body: bytes) -> dict[str, Any]:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise _Rejected("malformed_json") from None
+        if not (
+            isinstance(payload, dict)
+            and isinstance(payload.get("id"), str)
+            and isinstance(payload.get("type"), str)
+            and type(payload.get("created")) is int
+            and isinstance(payload.get("data", {}), dict)
+        ):
+            raise _Rejected("malformed_event")
+        return payload
+
+    def _run(
+        self,
+        event: StripeEvent,
+        handler: Callable[[Any], object],
+        object_id: str | None,
+    ) -> Delivery:
+        seen = Delivery("duplicate", None, event.id, event.type, object_id)
+        deadline = time.monotonic() + self._busy_wait_s
+        pause = 0.005
+        while True:
+            claim = self._store.claim(event.id, event.type, object_id, event.created)
+            if claim.state == "done":
+                return seen
+            if claim.token is not None:
+                break
+            # Another delivery of this event is running its handler: wait for
+            # it to finish (200) or fail (then this delivery runs it).
+            if time.monotonic() >= deadline:
+                return Delivery("busy", "in_progress", event.id, event.type, object_id)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+        token = claim.token
+        if object_id is not None:
+            event._last_applied = self._store.last_applied(object_id)
+        try:
+            handler(event)
+        except Exception as err:
+            self._store.release(event.id, token)
+            return Delivery(
+                "failed",
+                "handler_raised",
+                event.id,
+                event.type,
+                object_id,
+                err,
+            )
+        if not self._store.complete(event.id, token, object_id, event.created):
+            logger.warning(
+                "webhook %s %s: the claim's lease ran out before its handler "
+                "returned; raise the store's lease",
+                event.type,
+                event.id,
+            )
+        return Delivery("processed", None, event.id, event.type, object_id)
+
+    def _answer(self, delivery: Delivery, started: float) -> WebhookResponse:
+        status = _STATUS[delivery.outcome]
+        duration_ms = (time.perf_counter() - started) * 1000
+        fields = {
+            "outcome": delivery.outcome,
+            "reason": delivery.reason,
+            "status": status,
+            "event_id": delivery.event_id,
+            "event_type": delivery.event_type,
+            "object_id": delivery.object_id,
+            "duration_ms": round(duration_ms, 3),
+            "error_type": type(delivery.error).__name__ if delivery.error else None,
+        }
+        what = delivery.event_type or "delivery"
+        message = f"webhook {what} {delivery.outcome}"
+        if delivery.reason:
+            message += f" ({delivery.reason})"
+        level = logging.INFO if status < 400 else logging.WARNING
+        if delivery.outcome == "failed":
+            level = logging.ERROR
+        logger.log(
+            level, message, extra={"contractgen": fields}, exc_info=delivery.error
+        )
+        answer: dict[str, str] = {"outcome": delivery.outcome}
+        if delivery.reason:
+            answer["reason"] = delivery.reason
+        return WebhookResponse(status, json.dumps(answer).encode("utf-8"))
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)
