@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--cache", help="cache folder")
         command.add_argument("--no-cache", action="store_true", help="do not cache")
         command.add_argument(
+            "--temporal",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="also emit the workflows for Temporal (default: the setting)",
+        )
+        command.add_argument(
             "-q", "--quiet", action="store_true", help="print only problems"
         )
     commands.add_parser("schema", help="print the JSON Schema of the spec language")
@@ -82,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             package=args.package,
             cache=args.cache,
             no_cache=args.no_cache,
+            temporal=args.temporal,
         )
     except ConfigError as err:
         print(f"contractgen: {err}", file=sys.stderr)
