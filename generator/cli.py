@@ -17,16 +17,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import __version__, compat
+from . import __version__, manifest
 from .config import Config, ConfigError, load_config
-from .pipeline import Build, build
-from .spec import json_schema
-from .writer import NotGeneratedError, compare, write_tree
+
+if TYPE_CHECKING:
+    from .pipeline import Build
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_DRIFT, EXIT_SPEC_ERROR = 0, 1, 2
+# `compat.command.FORMATS`, here so that parsing arguments imports nothing of
+# the pipeline (a test keeps the two equal): a no-op `generate` is a cache
+# lookup, and should cost little more than starting Python.
+DIFF_FORMATS = ("text", "markdown", "json")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,13 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--against", metavar="REV", help="git revision to compare with")
     diff.add_argument("--specs", help="folder of spec files (with --against)")
-    diff.add_argument("--format", choices=compat.command.FORMATS, default="text")
+    diff.add_argument("--format", choices=DIFF_FORMATS, default="text")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schema":
+        from .spec import json_schema
+
         sys.stdout.write(json_schema())
         return EXIT_OK
     cwd = Path.cwd()
@@ -94,9 +101,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"contractgen: {err}", file=sys.stderr)
         return EXIT_SPEC_ERROR
 
+    key = None
+    if config.cache is not None:
+        key = manifest.build_key(config, cwd)
+        if key is not None:
+            entry = manifest.lookup(
+                config.cache, config, key, output=args.command != "validate"
+            )
+            if entry is not None:
+                return _unchanged(entry, config, args.command, args.quiet)
+
+    from .pipeline import build
+
     result = build(config, render=args.command != "validate", cwd=cwd)
-    if result.diagnostics.items:
-        print(result.diagnostics.render(cwd), file=sys.stderr)
+    rendered = result.diagnostics.render(cwd) if result.diagnostics.items else None
+    if rendered is not None:
+        print(rendered, file=sys.stderr)
     if not result.ok:
         if args.command != "validate":
             print("contractgen: nothing was written", file=sys.stderr)
@@ -104,8 +124,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         return EXIT_OK
     if args.command == "check":
-        return _check(result, config, args.quiet)
-    return _generate(result, config, args.quiet)
+        status = _check(result, config, args.quiet)
+    else:
+        status = _generate(result, config, args.quiet)
+    if status == EXIT_OK and key is not None and config.cache is not None:
+        _record(config.cache, config, key, rendered, result)
+    return status
+
+
+def _unchanged(
+    entry: manifest.Entry, config: Config, command: str, quiet: bool
+) -> int:
+    """What `command` prints when the whole-build cache says nothing changed."""
+    if entry.diagnostics is not None:
+        print(entry.diagnostics, file=sys.stderr)
+    if quiet or command == "validate":
+        return EXIT_OK
+    where = _shown(config.output)
+    if command == "check":
+        print(f"{where}: up to date")
+    else:
+        print(f"{where}: up to date ({len(entry.files)} files)")
+    return EXIT_OK
+
+
+def _record(
+    cache: Path, config: Config, key: str, rendered: str | None, result: Build
+) -> None:
+    from .workflows import email_templates
+
+    assert result.package is not None
+    templates = email_templates(result.package)
+    manifest.record(cache, config, key, rendered, result.files, templates)
 
 
 def _diff(args: argparse.Namespace, cwd: Path) -> int:
@@ -120,6 +170,8 @@ def _diff(args: argparse.Namespace, cwd: Path) -> int:
     except ConfigError as err:
         print(f"contractgen: {err}", file=sys.stderr)
         return EXIT_SPEC_ERROR
+    from . import compat
+
     folders = None
     if args.folders:
         folders = (cwd / args.folders[0], cwd / args.folders[1])
@@ -136,6 +188,8 @@ def _shown(path: Path) -> str:
 
 
 def _generate(result: Build, config: Config, quiet: bool) -> int:
+    from .writer import NotGeneratedError, write_tree
+
     try:
         changes = write_tree(result.files, config.output)
     except NotGeneratedError as err:
@@ -152,6 +206,8 @@ def _generate(result: Build, config: Config, quiet: bool) -> int:
 
 
 def _check(result: Build, config: Config, quiet: bool) -> int:
+    from .writer import compare
+
     changes = compare(result.files, config.output, with_diffs=True)
     where = _shown(config.output)
     if changes.empty:

@@ -7,7 +7,6 @@ the output folder, so any caller can decide what to do with the result:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from .config import Config
 from .diagnostics import Diagnostics
 from .formatting import Formatter
 from .ir import Package
+from .manifest import display as _display
 from .render import render_package
 
 __all__ = ["Build", "build"]
@@ -31,15 +31,6 @@ class Build:
     @property
     def ok(self) -> bool:
         return not self.diagnostics.has_errors
-
-
-def _display(path: Path, root: Path) -> str:
-    # Absolute, not resolved: a link is shown by its own name, not its target.
-    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
-    try:
-        return absolute.relative_to(base).as_posix()
-    except ValueError:
-        return os.path.relpath(path, root).replace(os.sep, "/")
 
 
 def build(config: Config, *, render: bool = True, cwd: Path | None = None) -> Build:

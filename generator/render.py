@@ -21,19 +21,14 @@ import jinja2
 
 from .checker import builtin_policies
 from .ir import Capability, Package, Workflow
+from .manifest import templates_dir
 from .temporal import RUNTIME_MODULES as TEMPORAL_RUNTIME
 from .temporal import render_temporal
 
 __all__ = ["TEMPLATES_DIR", "docstring", "render_package"]
 
 
-def _templates_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    shipped = here / "templates"  # inside an installed wheel
-    return shipped if shipped.is_dir() else here.parent / "templates"
-
-
-TEMPLATES_DIR = _templates_dir()
+TEMPLATES_DIR = templates_dir()
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TRAILING_SPACES = re.compile(r" +$", re.MULTILINE)

@@ -106,7 +106,7 @@ def check_all(
         if any(step.capability in specs.broken for step in spec.steps):
             continue  # the capability's own errors were reported
         builder = _WorkflowBuilder(
-            spec, document, compiled, diagnostics, _email_templates(package)
+            spec, document, compiled, diagnostics, email_templates(package)
         )
         workflow = builder.build(document_hash(document))
         if workflow is None:
@@ -825,7 +825,7 @@ class _WorkflowBuilder:
         )
 
 
-def _email_templates(package: Package) -> Path | None:
+def email_templates(package: Package) -> Path | None:
     """The e-mail templates folder the email integration spec declares, if any."""
     integration = package.integrations.get("email")
     if integration is None or package.root is None:

@@ -7,6 +7,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from tests.support import Generated, contractgen, example_with, write_specs
 
 Generate = Callable[..., Generated]
@@ -154,3 +157,23 @@ def test_integer_spec_amounts_in_workflow_literals_must_be_finite(
         "    inputs: {amount: .inf}\n"
     )
     assert "W045" in _errors(generate(specs))
+
+
+def test_a_syntax_error_at_the_end_of_a_file_is_a_diagnostic(
+    generate: Generate,
+) -> None:
+    for text in ("capabilityId: [oops\n", 'capabilityId: "unterminated\n'):
+        assert _errors(generate({"a.yaml": text})) == ["Y001"], text
+
+
+def test_phone_numbers_must_be_ascii_digits(generate: Generate) -> None:
+    tree = generate(example_with())
+    assert tree.ok, tree.diagnostics()
+    model = tree.module("twilio.send_sms").SendSmsInput
+    model.model_validate({"to": "+14155550100", "body": "hi"})
+    for spoofed in (
+        "+1\uff14\uff11\uff15\uff15\uff15\uff15\uff10\uff11\uff10\uff10",
+        "+1\u0664\u0661\u0665\u0665\u0665\u0665\u0660\u0661\u0660\u0660",
+    ):
+        with pytest.raises(ValidationError):
+            model.model_validate({"to": spoofed, "body": "hi"})

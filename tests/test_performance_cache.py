@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from generator import formatting, pipeline
+from generator import cli, formatting, manifest, pipeline
 from generator.config import load_config
 from tests.support import EXAMPLE_SPECS, ROOT, write_specs
 
@@ -52,3 +53,214 @@ def test_cache_hits_return_what_black_returned(tmp_path: Path) -> None:
 
     assert second == first
     assert (cold.misses, warm.hits, warm.misses) == (len(sources), len(sources), 0)
+
+
+# The whole-build cache (generator/manifest.py): a no-op `generate` or `check`
+# skips every stage, and must print and leave exactly what a full run does.
+
+
+def _cli_project(tmp_path: Path) -> Path:
+    write_specs(tmp_path, EXAMPLE_SPECS)
+    shutil.copytree(ROOT / "email-templates", tmp_path / "email-templates")
+    return tmp_path
+
+
+class _Run:
+    def __init__(self, status: int, out: str, err: str, built: bool) -> None:
+        self.status, self.out, self.err, self.built = status, out, err, built
+
+
+def _run(
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+) -> _Run:
+    """`contractgen <args>` in-process; `built` says whether the pipeline ran."""
+    calls = []
+    real_build = pipeline.build
+
+    def spy(*a: Any, **k: Any) -> pipeline.Build:
+        calls.append(1)
+        return real_build(*a, **k)
+
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(pipeline, "build", spy)
+    capsys.readouterr()
+    status = cli.main([*args, "--specs", "specs", "--output", "out"])
+    captured = capsys.readouterr()
+    monkeypatch.setattr(pipeline, "build", real_build)
+    return _Run(status, captured.out, captured.err, bool(calls))
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def _fresh_tree(project: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """The tree a run without any cache generates from the project's specs."""
+    config = load_config(project, specs="specs", output="out", no_cache=True)
+    result = pipeline.build(config, cwd=project)
+    assert result.ok
+    return {rel: text.encode("utf-8") for rel, text in result.files.items()}
+
+
+def test_noop_generate_is_a_hit_with_identical_bytes_and_diagnostics(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _cli_project(tmp_path)
+    assert _run(project, monkeypatch, capsys, "generate").built
+    tree = _tree(project / "out")
+    for command in ("generate", "check", "validate"):
+        uncached = _run(project, monkeypatch, capsys, command, "--no-cache")
+        assert uncached.built and uncached.status == 0
+        assert "warning[C020]" in uncached.err  # the example specs warn
+
+        cached = _run(project, monkeypatch, capsys, command)
+
+        assert not cached.built, command
+        assert (cached.status, cached.out, cached.err) == (
+            uncached.status,
+            uncached.out,
+            uncached.err,
+        )
+    assert _tree(project / "out") == tree == _fresh_tree(project, monkeypatch)
+
+
+def test_warnings_are_printed_again_on_a_hit(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _cli_project(tmp_path)
+    _run(project, monkeypatch, capsys, "generate", "-q")
+    hit = _run(project, monkeypatch, capsys, "generate", "-q")
+    assert not hit.built
+    assert hit.out == ""
+    assert "warning[C020]" in hit.err and "0 errors, " in hit.err
+
+
+def test_a_spec_edit_is_a_miss(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _cli_project(tmp_path)
+    _run(project, monkeypatch, capsys, "generate")
+    spec = project / "specs" / "capabilities" / "stripe-create-customer.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "  name:\n", "  phone:\n    type: string\n    optional: true\n  name:\n"
+        )
+    )
+
+    run = _run(project, monkeypatch, capsys, "generate")
+
+    assert run.built and "changed  stripe/create_customer.py" in run.out
+    assert _tree(project / "out") == _fresh_tree(project, monkeypatch)
+    assert not _run(project, monkeypatch, capsys, "generate").built
+
+
+def test_a_changed_generator_is_a_miss(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _cli_project(tmp_path)
+    _run(project, monkeypatch, capsys, "generate")
+    config = load_config(project, specs="specs", output="out")
+    assert manifest.build_key(config, project) != manifest.build_key(
+        config, project, extra="a template changed"
+    )
+    # What an edited template or generator module does to the key.
+    monkeypatch.setattr(manifest, "_GENERATOR_DIGEST", "0" * 64)
+
+    run = _run(project, monkeypatch, capsys, "generate")
+
+    assert run.built and "up to date" in run.out
+
+
+def test_a_deleted_or_edited_output_file_is_a_miss(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _cli_project(tmp_path)
+    _run(project, monkeypatch, capsys, "generate")
+    tree = _tree(project / "out")
+    (project / "out" / "stripe" / "create_customer.py").unlink()
+
+    restored = _run(project, monkeypatch, capsys, "generate")
+
+    assert restored.built and "added    stripe/create_customer.py" in restored.out
+    assert _tree(project / "out") == tree
+    edited = project / "out" / "capabilities.py"
+    edited.write_bytes(edited.read_bytes().replace(b"def ", b"def  ", 1))
+    drift = _run(project, monkeypatch, capsys, "check")
+    assert drift.built and drift.status == 1
+    assert "changed  capabilities.py" in drift.out
+
+
+def test_a_removed_email_template_is_a_miss(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _cli_project(tmp_path)
+    _run(project, monkeypatch, capsys, "generate")
+    (project / "email-templates" / "payment-error.txt").unlink()
+
+    run = _run(project, monkeypatch, capsys, "check")
+
+    assert run.built and run.status == 2
+    assert "error[W043]" in run.err
+
+
+def test_no_cache_records_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = _cli_project(tmp_path)
+    _run(project, monkeypatch, capsys, "generate", "--no-cache")
+    assert _run(project, monkeypatch, capsys, "generate", "--no-cache").built
+    assert not (project / ".contractgen-cache").exists()
+
+
+def test_spec_discovery_matches_rglob(tmp_path: Path) -> None:
+    specs = tmp_path / "specs"
+    (specs / "sub" / "deeper").mkdir(parents=True)
+    (specs / ".hidden").mkdir()
+    (specs / "dir.yaml").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for path in (
+        specs / "a.yaml",
+        specs / "sub" / "b.yml",
+        specs / "sub" / "deeper" / "c.yaml",
+        specs / ".hidden" / ".yaml",
+        specs / "notes.txt",
+        elsewhere / "d.yaml",
+    ):
+        path.write_text("x: 1\n")
+    (specs / "linked").symlink_to(elsewhere)  # a folder link: not followed
+    (specs / "out.yaml").symlink_to(elsewhere / "d.yaml")
+    (specs / "broken.yaml").symlink_to(tmp_path / "nowhere")
+
+    expected = sorted(
+        (p for pattern in ("*.yaml", "*.yml") for p in specs.rglob(pattern)),
+        key=lambda p: p.relative_to(specs).as_posix(),
+    )
+    assert manifest.discover(specs) == [p for p in expected if p.is_file()]
+
+
+def test_diff_formats_match_the_diff_command() -> None:
+    from generator.compat.command import FORMATS
+
+    assert cli.DIFF_FORMATS == FORMATS

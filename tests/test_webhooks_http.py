@@ -491,6 +491,28 @@ def _not_an_event(body: bytes) -> tuple[bytes, dict[str, str]]:
     return b"[1, 2]", signed(b"[1, 2]")
 
 
+def _non_ascii_timestamp(body: bytes) -> tuple[bytes, dict[str, Any]]:
+    # "²" counts as a digit for str.isdigit, but int() refuses it.
+    return body, {"Stripe-Signature": "t=\u00b2,v1=00".encode("latin-1")}
+
+
+def _endless_timestamp(body: bytes) -> tuple[bytes, dict[str, str]]:
+    return body, {"Stripe-Signature": "t=" + "9" * 5000 + ",v1=00"}
+
+
+def _two_timestamps(body: bytes) -> tuple[bytes, dict[str, str]]:
+    # A signature over a future time, behind an earlier ` t=` that a reader
+    # stripping spaces would check instead of the one stripe-python verifies.
+    now = int(time.time())
+    header = signed(body, timestamp=now + 1000)["Stripe-Signature"]
+    return body, {"Stripe-Signature": f"x, t={now},{header}"}
+
+
+def _deeply_nested(body: bytes) -> tuple[bytes, dict[str, str]]:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    return nested, signed(nested)
+
+
 def _oversized(body: bytes) -> tuple[bytes, dict[str, str]]:
     padded = body[:-1] + b', "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
     return padded, signed(padded)
@@ -503,6 +525,10 @@ def _oversized(body: bytes) -> tuple[bytes, dict[str, str]]:
         (_wrong_secret, "bad_signature"),
         (_unsigned, "missing_signature"),
         (_garbled_header, "malformed_signature"),
+        (_non_ascii_timestamp, "malformed_signature"),
+        (_endless_timestamp, "malformed_signature"),
+        (_two_timestamps, "future_timestamp"),
+        (_deeply_nested, "malformed_json"),
         (_not_json, "malformed_json"),
         (_not_an_event, "malformed_event"),
         (_oversized, "body_too_large"),

@@ -49,7 +49,7 @@ class SendSmsInput(BaseModel):
 
     to: str = Field(
         description="The recipient's phone number, in E.164 form.",
-        pattern="^\\+[1-9]\\d{1,14}$",
+        pattern="^\\+[1-9][0-9]{1,14}$",
     )
     body: str = Field(description="The text of the message.", max_length=1600)
     from_: str | None = Field(
@@ -57,7 +57,7 @@ class SendSmsInput(BaseModel):
         validation_alias="from",
         serialization_alias="from",
         description="The sender's number; TWILIO_FROM when not given.",
-        pattern="^\\+[1-9]\\d{1,14}$",
+        pattern="^\\+[1-9][0-9]{1,14}$",
     )
     status_callback: str | None = Field(
         default=None,

@@ -31,7 +31,7 @@ from ..spec import CapabilitySpec, FieldSpec
 __all__ = ["CATALOG", "E164_PATTERN", "Operation", "TwilioBinding", "resolve"]
 
 # One plus sign, a country code that does not start with 0, at most 15 digits.
-E164_PATTERN = r"^\+[1-9]\d{1,14}$"
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ for every capability:
 3. create the collection on first use with its declared vector size and
    distance, then call Qdrant through :class:`QdrantStore`; every search
    and delete is filtered by the owner, so another owner's points are never
-   returned or removed;
+   returned or removed, and an upsert whose id is already another owner's
+   point is denied by the ``qdrant-owner`` policy without writing anything
+   (see :meth:`QdrantStore.upsert`);
 4. map any Qdrant exception onto the runtime error tree;
 5. emit one log record through :mod:`.calllog`, whatever the outcome,
    naming the collection, owner and point ids, never a vector or payload.
@@ -65,6 +67,7 @@ __all__ = [
     "PROVIDER",
     "Collection",
     "CollectionMismatchError",
+    "OwnerConflictError",
     "OwnerPolicy",
     "QdrantOperation",
     "QdrantRequest",
@@ -87,6 +90,9 @@ DEFAULT_LIMIT = 10
 _DEFAULT_ENVIRONMENT = "development"
 
 PointId = int | str
+
+# The largest finite 32-bit float: Qdrant keeps vectors as float32.
+_FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +180,22 @@ class CollectionMismatchError(ValueError):
     """An existing collection's vectors differ from its declaration."""
 
 
+class OwnerConflictError(Exception):
+    """An upsert's point id is already a point of another owner.
+
+    Raised by :meth:`QdrantStore.upsert`, which then has written nothing;
+    :func:`call` turns it into the ``qdrant-owner`` policy's denial.
+    """
+
+    def __init__(self, collection: Collection, point_id: PointId) -> None:
+        super().__init__(
+            f"point {point_id} in collection '{collection.name}' belongs to "
+            "another owner"
+        )
+        self.collection = collection
+        self.point_id = point_id
+
+
 class QdrantStore:
     """The official Qdrant client, with the collections it has made ready.
 
@@ -231,14 +253,62 @@ class QdrantStore:
         point_id: PointId,
         vector: Sequence[float],
         payload: Mapping[str, object],
+        owner: str,
     ) -> dict[str, object]:
+        """Write the owner's point, or raise :class:`OwnerConflictError`.
+
+        A point id is global to the collection, so a plain upsert would
+        replace another owner's point. Two guards stop that:
+
+        * the existing point is read first (its owner field only), and
+          another owner's point is refused before ``upsert`` is ever sent;
+        * the write itself is conditional: with ``update_filter`` Qdrant
+          replaces an existing point only if it is the owner's, and inserts
+          a point that does not exist yet. Qdrant checks the filter and
+          writes as one operation, but skips a point that fails it silently,
+          hence the read, which names the refusal.
+
+        In local mode the read and the write cannot be separated: the store
+        runs one call at a time under its lock and the folder is locked to
+        this one client, so nothing else writes in between. Against a server
+        other processes may write between the read and the write. There the
+        conditional write still leaves the other owner's point untouched,
+        and the point is read once more afterwards so that losing that race
+        is reported as the denial too, not as a success that wrote nothing.
+        """
         point = models.PointStruct(
             id=point_id, vector=list(vector), payload=dict(payload)
         )
         with self._lock:
             self._ensure(collection)
-            result = self._client.upsert(collection.name, points=[point], wait=True)
+            if not self._owned_or_absent(collection, point_id, owner):
+                raise OwnerConflictError(collection, point_id)
+            result = self._client.upsert(
+                collection.name,
+                points=[point],
+                wait=True,
+                update_filter=_owned_by(collection, owner),
+            )
+            if not self._local and not self._owned_or_absent(
+                collection, point_id, owner
+            ):
+                raise OwnerConflictError(collection, point_id)
         return {"status": result.status.value, "id": str(point_id)}
+
+    def _owned_or_absent(
+        self, collection: Collection, point_id: PointId, owner: str
+    ) -> bool:
+        """Whether the point is missing or carries `owner` as its owner."""
+        existing = self._client.retrieve(
+            collection.name,
+            ids=[point_id],
+            with_payload=[collection.owner],
+            with_vectors=False,
+        )
+        return all(
+            (record.payload or {}).get(collection.owner) == owner
+            for record in existing
+        )
 
     def search(
         self,
@@ -366,11 +436,17 @@ class OwnerPolicy:
             )
 
     def _deny(self, request: PolicyRequest, reason: str) -> errors.PolicyDeniedError:
+        return self.deny(request.capability, request.operation, reason)
+
+    def deny(
+        self, capability: str, operation: str, reason: str
+    ) -> errors.PolicyDeniedError:
+        """This policy's denial of ``operation``, for ``reason``."""
         return errors.PolicyDeniedError(
-            f"policy {self.name} denied {request.operation} in collection "
+            f"policy {self.name} denied {operation} in collection "
             f"'{self.collection.name}': {reason}",
-            capability=request.capability,
-            provider=request.provider,
+            capability=capability,
+            provider=PROVIDER,
             policy=self.name,
         )
 
@@ -481,12 +557,16 @@ def _checked(
             f"collection '{collection.name}' takes vectors of "
             f"{collection.vector_size} numbers, but this one has {len(vector)}",
         )
-    if vector is not None and not all(math.isfinite(x) for x in vector):
+    if vector is not None and not all(
+        math.isfinite(x) and abs(x) <= _FLOAT32_MAX for x in vector
+    ):
+        # Qdrant keeps vectors as float32, where a larger number is infinity.
         raise _invalid(
             operation,
             context,
             "vector_not_finite",
-            "the vector holds a number that is not finite (NaN or infinity)",
+            "the vector holds a number that is not finite (NaN or infinity) "
+            "or too large for Qdrant's 32-bit floats (beyond ±3.4028235e38)",
         )
     ids = [request.point_id] if request.point_id is not None else []
     for point_id in [*ids, *(request.ids or ())]:
@@ -567,7 +647,7 @@ def _invoke(
     if operation.operation == "upsert":
         if vector is None or point_id is None or payload is None:
             raise _incomplete(operation)
-        return store.upsert(collection, point_id, vector, payload)
+        return store.upsert(collection, point_id, vector, payload, request.owner)
     if operation.operation == "search":
         if vector is None:
             raise _incomplete(operation)
@@ -638,6 +718,22 @@ def _failed(
     err: Exception,
 ) -> Exception:
     """Log a failed call and return the exception the caller should raise."""
+    if isinstance(err, OwnerConflictError):
+        denial = OwnerPolicy(err.collection).deny(
+            operation.capability,
+            operation.operation,
+            f"point {err.point_id} belongs to another owner",
+        )
+        denial.with_step(context.step_id if context else None)
+        _log(
+            operation,
+            request,
+            context,
+            outcome="denied",
+            duration_ms=_elapsed_ms(started),
+            error=denial,
+        )
+        return denial
     raised: Exception = err
     if _is_qdrant_failure(err):
         raised = map_qdrant_error(

@@ -81,12 +81,12 @@ __all__ = [
 
 PROVIDER = "twilio"
 
-E164_PATTERN = r"^\+[1-9]\d{1,14}$"
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 
 _E164 = re.compile(E164_PATTERN)
 
 # A phone number inside free text (an error message, a logged value).
-_PHONE_IN_TEXT = re.compile(r"\+[1-9]\d{5,14}\b")
+_PHONE_IN_TEXT = re.compile(r"\+[1-9][0-9]{5,14}\b")
 
 _DEFAULT_ENVIRONMENT = "development"
 

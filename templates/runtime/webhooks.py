@@ -253,11 +253,20 @@ def _signature_header(headers: Mapping[str, str]) -> str | None:
 
 
 def _timestamp(header: str) -> int | None:
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t":
-            return int(value) if value.isdigit() else None
-    return None
+    """The header's one `t=` timestamp, read exactly as stripe-python reads it.
+
+    Items are split on commas and not stripped, as stripe-python does, so the
+    timestamp checked here is the one the signature was verified against. A
+    header with several timestamps, or one that is not a plain ASCII number of
+    sensible length, has none.
+    """
+    values = [item[2:] for item in header.split(",") if item.startswith("t=")]
+    if len(values) != 1:
+        return None
+    value = values[0]
+    if not (value.isascii() and value.isdigit() and len(value) <= 12):
+        return None
+    return int(value)
 
 
 class WebhookEndpoint:
@@ -368,11 +377,12 @@ class WebhookEndpoint:
     def _parse(self, body: bytes) -> dict[str, Any]:
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurd nesting
             raise _Rejected("malformed_json") from None
         if not (
             isinstance(payload, dict)
             and isinstance(payload.get("id"), str)
+            and payload["id"] != ""
             and isinstance(payload.get("type"), str)
             and type(payload.get("created")) is int
             and isinstance(payload.get("data", {}), dict)
