@@ -132,9 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _unchanged(
-    entry: manifest.Entry, config: Config, command: str, quiet: bool
-) -> int:
+def _unchanged(entry: manifest.Entry, config: Config, command: str, quiet: bool) -> int:
     """What `command` prints when the whole-build cache says nothing changed."""
     if entry.diagnostics is not None:
         print(entry.diagnostics, file=sys.stderr)

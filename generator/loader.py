@@ -24,7 +24,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .diagnostics import Diagnostics, Span
-from .manifest import discover, outside
+from .manifest import discover
 
 __all__ = [
     "MAX_DEPTH",
@@ -60,6 +60,7 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+_STR_TAG = "tag:yaml.org,2002:str"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # YAML 1.1 turns `2024-01-01` into a date; a contract language wants the text.
 _TEXT_TAGS = {"tag:yaml.org,2002:timestamp"}
@@ -188,7 +189,9 @@ def load_text(text: str, display: str, diagnostics: Diagnostics) -> list[Documen
 # order marks after the first character (libyaml skips one at the start of
 # any line), the line breaks beyond \r and \n (NEL, LS, PS), tabs, and `?`
 # where a flow collection could hold it (see `_fast_safe`).
-_FAST_LOADER = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
+_FAST_LOADER: type[yaml.CSafeLoader] | None = (
+    getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
+)
 _FAST_UNSAFE = re.compile(
     "[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
     "\U00010000-\U0010ffff]"
@@ -210,9 +213,11 @@ def _fast_safe(text: str) -> bool:
 
 def _load_fast(text: str, display: str) -> list[Document] | None:
     """The documents of `text` through libyaml, or None to use the pure parser."""
+    if _FAST_LOADER is None:
+        return None
     try:
         nodes = list(yaml.compose_all(text, Loader=_FAST_LOADER))
-    except Exception:  # noqa: BLE001 - the pure parser reports it, its own way
+    except Exception:  # the pure parser reports it, its own way
         return None
     scratch = Diagnostics()
     documents = []
@@ -360,6 +365,8 @@ class _Builder:
                 )
             if not isinstance(key_node, ScalarNode):
                 self._refuse("Y002", "mapping keys must be plain text", key_node, None)
+            if self.fast and not key_node.value and not key_node.style:
+                self.unsure = True
             key = self._scalar(key_node)
             if key is None or isinstance(key, (bool, float)):
                 # `on:`, `yes:` and `null:` keys are YAML 1.1 surprises; keep the text.
@@ -385,8 +392,8 @@ class _Builder:
                 node,
                 "write the character itself, or its \\U escape",
             )
-        if node.tag in _TEXT_TAGS:
-            return node.value
+        if node.tag in _TEXT_TAGS or node.tag == _STR_TAG:
+            return node.value  # what the constructor returns for text
         if node.tag not in _PLAIN_TAGS:
             self._bad_tag(node)
         return self._constructor.construct_object(node, deep=True)

@@ -134,7 +134,7 @@ def _tree_files(folder: Path) -> list[tuple[str, Path]]:
 
 def _installed() -> list[str]:
     """The installed distributions (name and version), from one folder listing."""
-    names = set()
+    names: set[str] = set()
     for entry in sys.path:
         try:
             listing = os.listdir(entry or ".")

@@ -17,6 +17,7 @@ from .diagnostics import Diagnostics
 from .formatting import Formatter
 from .ir import Package
 from .manifest import display as _display
+from .manifest import outside
 from .render import render_package
 
 __all__ = ["Build", "build"]
@@ -45,7 +46,7 @@ def build(config: Config, *, render: bool = True, cwd: Path | None = None) -> Bu
     documents = []
     for path in loader.discover(config.specs):
         display = _display(path, base)
-        if loader.outside(path, config.specs):
+        if outside(path, config.specs):
             # Its content is not read: a link could point at any file.
             diagnostics.error(
                 "Y008",

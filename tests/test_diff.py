@@ -612,6 +612,79 @@ def test_an_undeclared_workflow_input_is_compared_as_inferred(tmp_path: Path) ->
     assert added.span.line == _line_of(tmp_path / "new" / "notify.yaml", "  - {id: sec")
 
 
+def _renamed_email(new_id: str) -> Files:
+    """send-email as `new_id`, renamed from it; the same fields."""
+    text = EMAIL["send-email.yaml"].replace(
+        "capabilityId: send-email\n",
+        f"capabilityId: {new_id}\nrenamedFrom: send-email\n",
+    )
+    assert text != EMAIL["send-email.yaml"]
+    return {f"{new_id}.yaml": text}
+
+
+def test_a_step_following_its_capabilitys_rename_is_not_a_step_change(
+    tmp_path: Path,
+) -> None:
+    new = workflow(
+        step("first", capability="send-mail", routes="onFailure: second"),
+        step("second", capability="send-mail"),
+    )
+    del new["send-email.yaml"]
+    new.update(_renamed_email("send-mail"))
+
+    changes = _compare(tmp_path, workflow(), new).changes
+
+    # The rename is reported once, on the capability; the steps call it still.
+    assert [(c.rule.id, c.spec_id) for c in changes] == [
+        ("capability-renamed", "send-mail")
+    ]
+
+
+def test_a_step_moved_to_another_capability_during_a_rename_still_breaks(
+    tmp_path: Path,
+) -> None:
+    new = workflow(
+        step("first", capability="send-mail", routes="onFailure: second"),
+        step("second", capability="send-alert"),
+    )
+    del new["send-email.yaml"]
+    new.update(_renamed_email("send-mail"))
+
+    changes = _compare(tmp_path, workflow(), new).changes
+
+    assert [(c.rule.id, c.subject) for c in changes] == [
+        ("capability-renamed", ""),
+        ("step-capability-changed", "steps.second"),
+    ]
+    assert "calls 'send-alert' instead of 'send-email'" in changes[1].message
+
+
+def test_two_specs_renamed_from_one_are_one_rename_and_one_addition(
+    tmp_path: Path,
+) -> None:
+    old = capability(capability_id="order")
+    new = {
+        **capability(
+            capability_id="place-order-b",
+            head="renamedFrom: order\nprovider: {type: custom}",
+        ),
+        **capability(
+            capability_id="place-order-a",
+            head="renamedFrom: order\nprovider: {type: custom}",
+        ),
+    }
+
+    changes = _compare(tmp_path, old, new).changes
+
+    # The first by id is the rename; an old spec has one successor.
+    assert [(c.rule.id, c.spec_id) for c in changes] == [
+        ("capability-renamed", "place-order-a"),
+        ("capability-added", "place-order-b"),
+    ]
+    assert changes[0].message == "capability 'order' renamed to 'place-order-a'"
+    assert "already followed by 'place-order-a'" in changes[1].message
+
+
 # -- the command --------------------------------------------------------------
 
 

@@ -264,3 +264,186 @@ def test_diff_formats_match_the_diff_command() -> None:
     from generator.compat.command import FORMATS
 
     assert cli.DIFF_FORMATS == FORMATS
+
+
+# The Stripe engine keeps the parsed CONTRACTGEN_ENVIRONMENT of calls made with
+# a caller-built client while what it was read from is unchanged; any change
+# is seen by the next call, as when it was parsed on every call.
+
+
+def test_call_environment_follows_every_change(
+    isolated_settings: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from generated._runtime import stripe_calls
+
+    seen = stripe_calls._call_environment
+    assert seen() == "development"
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("CONTRACTGEN_ENVIRONMENT=staging\n")
+    assert seen() == "staging"
+    dotenv.write_text("CONTRACTGEN_ENVIRONMENT=production\n")
+    assert seen() == "production"
+    monkeypatch.setenv("CONTRACTGEN_ENVIRONMENT", "ci")
+    assert seen() == "ci"
+    monkeypatch.delenv("CONTRACTGEN_ENVIRONMENT")
+    monkeypatch.setenv("contractgen_environment", "lower")  # matched in any case
+    assert seen() == "lower"
+    monkeypatch.delenv("contractgen_environment")
+    dotenv.unlink()
+    assert seen() == "development"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".env").write_text("CONTRACTGEN_ENVIRONMENT=elsewhere\n")
+    monkeypatch.chdir(other)
+    assert seen() == "elsewhere"
+
+
+def test_call_log_is_built_only_when_it_is_emitted(
+    isolated_settings: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    from stripe import StripeClient
+
+    from generated._runtime import calllog, stripe_calls
+
+    operation = stripe_calls.StripeOperation(
+        "stripe-x", "x", mutating=False, log_inputs=("amount",)
+    )
+    client = StripeClient("sk_test_x")
+    reads: list[str] = []
+    real_read = stripe_calls.read
+
+    def counting_read(obj: object, *paths: str) -> object:
+        reads.extend(paths)
+        return real_read(obj, *paths)
+
+    monkeypatch.setattr(stripe_calls, "read", counting_read)
+    records: list[logging.LogRecord] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Collect()
+    calllog.logger.addHandler(handler)
+    previous = calllog.logger.level
+    try:
+        calllog.logger.setLevel(logging.WARNING)  # INFO records are dropped
+        stripe_calls.call(operation, {"amount": 5}, lambda c, o: {}, client=client)
+        assert (reads, records) == ([], [])
+        calllog.logger.setLevel(logging.INFO)
+        stripe_calls.call(operation, {"amount": 5}, lambda c, o: {}, client=client)
+        assert reads == ["amount"]
+        assert [r.contractgen["inputs"] for r in records] == [{"amount": 5}]
+    finally:
+        calllog.logger.removeHandler(handler)
+        calllog.logger.setLevel(previous)
+
+
+# The loader composes with libyaml where it reads specs exactly as the pure
+# parser does, and with the pure parser everywhere else: documents, positions
+# and diagnostics must not depend on which ran.
+
+_TRICKY = [
+    "a: 1",  # no last line break
+    "a: {b: }\n",
+    "a: {b: , c: d}\n",
+    "a: [b: ]\n",
+    "{: b}\n",
+    "a: {b: c?d}\n",
+    "a:\tb\n",
+    "a: 1\n\ufeffb: 2\n",
+    "a: 1\x85b: 2\n",
+    "a: 1\u2028b: 2\n",
+    "a: \x01\n",
+    'a: "\\ud800"\n',
+    "a: 1\n---\n---\nb: 1\n",
+    "a: b\r\nc: d\r\n",
+    "k: é😀\nz: [1, 2, {x: y}]\n",
+    "a: &x [1, 2]\nb: *x\n",
+    "a: !!python/object:os.system x\n",
+    "<<: {a: 1}\n",
+    "a: 1\na: 2\n",
+    "a:\n  - b\n  -\n  - c\n",
+    "a: |\n  text\n\n",
+    "a: 2024-01-01\non: yes\n",
+    "- [" * 50 + "]" * 50 + "\n",
+    "a: b: c\n",
+    "a: 'x'y\n",
+]
+
+
+def _load_both(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    from generator import loader
+    from generator.diagnostics import Diagnostics
+
+    def load() -> object:
+        diagnostics = Diagnostics()
+        documents = loader.load_text(text, "x.yaml", diagnostics)
+        return (
+            [
+                (d.index, repr(d.data), d.spans, d.key_spans, d.quoted)
+                for d in documents
+            ],
+            diagnostics.items,
+        )
+
+    fast = load()
+    with monkeypatch.context() as patch:
+        patch.setattr(loader, "_FAST_LOADER", None)
+        pure = load()
+    return fast, pure
+
+
+def test_libyaml_and_pure_loading_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    texts = list(_TRICKY)
+    for path in sorted(
+        [*ROOT.joinpath("tests").rglob("*.y*ml"), *EXAMPLE_SPECS.rglob("*.yaml")]
+    ):
+        try:
+            texts.append(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            continue
+    pieces = [
+        ":",
+        "- ",
+        " ",
+        "\t",
+        '"',
+        "'",
+        "\n",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        "?",
+        "#",
+        "&a ",
+        "*a",
+        "!",
+        "|",
+        ">",
+        "é",
+        "---\n",
+        "\\",
+        ": ",
+        "\r\n",
+    ]
+    rng = random.Random(8)
+    for text in list(texts):
+        for _ in range(8):
+            at = rng.randint(0, len(text))
+            texts.append(text[:at] + rng.choice(pieces) + text[at:])
+    for text in texts:
+        fast, pure = _load_both(text, monkeypatch)
+        assert fast == pure, text
+    # The fast path is taken for ordinary specs (else the above proves nothing).
+    from generator import loader
+
+    spec = (EXAMPLE_SPECS / "workflows" / "process-payment.yaml").read_text()
+    assert loader._FAST_LOADER is not None
+    assert loader._load_fast(spec, "x.yaml") is not None

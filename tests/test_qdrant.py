@@ -180,6 +180,124 @@ def test_upsert_with_the_same_id_replaces_the_point(
     assert [hit.payload["text"] for hit in hits] == ["second"]
 
 
+BOB, MALLORY = "bob", "mallory"
+
+
+def _hits(store: qdrant_calls.QdrantStore, owner: str) -> list[tuple[str, object]]:
+    found = search_knowledge(
+        SearchKnowledgeInput(vector=_vector(1.0), owner=owner), store=store
+    )
+    return [(hit.id_, hit.payload["text"]) for hit in found.hits]
+
+
+def _upserts(
+    store: qdrant_calls.QdrantStore, monkeypatch: pytest.MonkeyPatch
+) -> list[object]:
+    """Record every point id the store sends to Qdrant's upsert."""
+    client = store._client
+    real = client.upsert
+    sent: list[object] = []
+
+    def upsert(collection_name: str, points: list[models.PointStruct], **kw: object):  # type: ignore[no-untyped-def]
+        sent.extend(point.id for point in points)
+        return real(collection_name, points=points, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client, "upsert", upsert)
+    return sent
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [str, lambda i: str(i).upper(), lambda i: i.replace("-", "")],
+    ids=["canonical", "upper-case", "no-hyphens"],
+)
+def test_an_upsert_onto_another_owners_point_is_denied_before_writing(
+    store: qdrant_calls.QdrantStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    spelling: object,
+) -> None:
+    assert callable(spelling)
+    _store(store, 1, BOB, _vector(1.0), "bob's secret")
+    sent = _upserts(store, monkeypatch)
+    caplog.set_level(logging.INFO, logger="contractgen.calls")
+
+    with pytest.raises(errors.PolicyDeniedError) as raised:
+        store_snippet(
+            StoreSnippetInput(
+                id_=spelling(_id(1)),
+                vector=_vector(1.0),
+                owner=MALLORY,
+                payload={"tenant": MALLORY, "text": "pwned"},
+            ),
+            store=store,
+        )
+
+    denial = raised.value
+    assert denial.policy == "qdrant-owner"
+    assert denial.code == "policy_denied"
+    assert "belongs to another owner" in denial.message
+    assert sent == []  # Qdrant's upsert was never called
+    (record,) = [r.__dict__["contractgen"] for r in caplog.records]
+    assert record["outcome"] == "denied"
+    assert record["operation"] == "upsert"
+    assert record["error_code"] == "policy_denied"
+    assert "pwned" not in json.dumps(record, default=str)
+    assert _hits(store, BOB) == [(_id(1), "bob's secret")]
+    assert _hits(store, MALLORY) == []
+
+
+def test_owners_still_write_new_ids_and_overwrite_their_own(
+    store: qdrant_calls.QdrantStore,
+) -> None:
+    _store(store, 1, BOB, _vector(1.0), "bob, first")
+    with pytest.raises(errors.PolicyDeniedError):
+        _store(store, 1, MALLORY, _vector(1.0), "pwned")
+
+    _store(store, 2, MALLORY, _vector(1.0), "mallory's own")
+    _store(store, 1, BOB, _vector(1.0), "bob, second")
+
+    assert _hits(store, BOB) == [(_id(1), "bob, second")]
+    assert _hits(store, MALLORY) == [(_id(2), "mallory's own")]
+
+
+@pytest.mark.filterwarnings("ignore:Payload indexes have no effect")
+def test_a_server_race_to_another_owners_point_is_denied_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer takes the id between the check and the write.
+
+    Against a server the check cannot hold the point; the conditional write
+    leaves the other owner's point as it is, and the read after it reports
+    the denial. Simulated on the local client run as if it were a server,
+    with the first read missing the point.
+    """
+    client = QdrantClient(path=str(tmp_path / "qdrant"))
+    store = qdrant_calls.QdrantStore(client, local=False)
+    try:
+        _store(store, 1, BOB, _vector(1.0), "bob's secret")
+        real = client.retrieve
+        reads: list[object] = []
+
+        def retrieve(*args: object, **kw: object) -> list[models.Record]:
+            reads.append(args)
+            found = real(*args, **kw)  # type: ignore[arg-type]
+            return [] if len(reads) == 1 else found
+
+        monkeypatch.setattr(client, "retrieve", retrieve)
+
+        with pytest.raises(errors.PolicyDeniedError) as raised:
+            _store(store, 1, MALLORY, _vector(1.0), "pwned")
+
+        assert raised.value.policy == "qdrant-owner"
+        assert len(reads) == 2
+        monkeypatch.undo()
+        assert _hits(store, BOB) == [(_id(1), "bob's secret")]
+        assert _hits(store, MALLORY) == []
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("size", [3, SIZE + 1])
 def test_wrong_vector_size_is_a_clear_error_before_the_call(
     store: qdrant_calls.QdrantStore, size: int
@@ -194,6 +312,38 @@ def test_wrong_vector_size_is_a_clear_error_before_the_call(
     assert error.provider == "qdrant"
     assert error.retryable is False
     assert f"takes vectors of {SIZE} numbers, but this one has {size}" in str(error)
+
+
+@pytest.mark.parametrize("number", [3.5e38, -3.5e38, 1e308, float("inf")])
+def test_a_number_beyond_float32_is_not_finite_for_qdrant(
+    store: qdrant_calls.QdrantStore, number: float
+) -> None:
+    # Qdrant keeps float32 vectors: these would be stored as infinity.
+    for call in (
+        lambda: _store(store, 1, ACME, _vector(number), "too large"),
+        lambda: search_knowledge(
+            SearchKnowledgeInput(vector=_vector(number), owner=ACME), store=store
+        ),
+    ):
+        with pytest.raises(errors.InvalidRequestError) as raised:
+            call()
+        assert raised.value.code == "vector_not_finite"
+
+    assert _hits(store, ACME) == []
+
+
+def test_the_largest_float32_is_accepted(store: qdrant_calls.QdrantStore) -> None:
+    largest = 3.4028234663852886e38  # float32's max, as a Python float
+    # Past the vector checks; an empty payload then stops it at the owner
+    # policy, since only the check is under test (the local mode's cosine
+    # normalisation of such a vector overflows in numpy).
+    with pytest.raises(errors.PolicyDeniedError, match="owner field"):
+        store_snippet(
+            StoreSnippetInput(
+                id_=_id(1), vector=_vector(largest, -largest), owner=ACME, payload={}
+            ),
+            store=store,
+        )
 
 
 def test_a_point_id_qdrant_cannot_store_is_an_invalid_request(

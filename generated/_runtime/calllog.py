@@ -54,6 +54,9 @@ def log_call(
     names; they are redacted here. The provider request id is taken from
     ``error`` when it is a :class:`CapabilityError` that carries one.
     """
+    level = logging.INFO if outcome == "succeeded" else logging.WARNING
+    if not logger.isEnabledFor(level):
+        return  # the record would be dropped; build nothing
     error_type = type(error).__name__ if error is not None else None
     error_code = None
     if isinstance(error, CapabilityError):
@@ -82,5 +85,4 @@ def log_call(
     if error_type is not None:
         detail = error_type if error_code is None else f"{error_type} {error_code}"
         message = f"{message} ({detail})"
-    level = logging.INFO if outcome == "succeeded" else logging.WARNING
     logger.log(level, message, extra={"contractgen": fields})

@@ -307,8 +307,7 @@ class QdrantStore:
             with_vectors=False,
         )
         return all(
-            (record.payload or {}).get(collection.owner) == owner
-            for record in existing
+            (record.payload or {}).get(collection.owner) == owner for record in existing
         )
 
     def search(
@@ -409,7 +408,8 @@ class OwnerPolicy:
     Every call names an owner; an upsert's payload must carry that same
     owner in the collection's owner field, so no point is ever written
     without an owner or on another owner's behalf. Searches and deletes are
-    filtered by the owner in Qdrant itself.
+    filtered by the owner in Qdrant itself, and the store refuses, in this
+    policy's name, an upsert onto a point id another owner already holds.
     """
 
     name: ClassVar[str] = "qdrant-owner"

@@ -86,7 +86,8 @@ def compare(
 ) -> Comparison:
     """Every change from `old` to `new`; both trees must have checked clean."""
     result = Comparison()
-    _compare_kind(
+    # Old capability id → new id, for the capabilities renamed with renamedFrom.
+    renamed = _compare_kind(
         "capability",
         old.capabilities,
         new.capabilities,
@@ -106,7 +107,7 @@ def compare(
             o[1],
             n[1],
         )
-        yield from _workflow(o, n)
+        yield from _workflow(o, n, renamed)
 
     _compare_kind(
         "workflow",
@@ -151,16 +152,31 @@ def _compare_kind(
         [tuple[_Spec, Document], tuple[_Spec, Document]], Iterator[_Found]
     ],
     result: Comparison,
-) -> None:
+) -> dict[str, str]:
+    """Add the kind's changes to `result`; return its renames, old id → new.
+
+    A spec whose `renamedFrom` names an old spec that is gone from the new
+    tree is that spec, renamed. When several new specs name the same one,
+    the first by id is the rename and the others are additions: an old spec
+    has one successor.
+    """
     id_key = {"capability": "capabilityId", "workflow": "workflowId"}.get(
         kind, "integration"
     )
     matched: set[str] = set()
+    renames: dict[str, str] = {}
     for spec_id, (spec, document) in sorted(new.items()):
         old_id = spec_id if spec_id in old else None
         previous = renamed_from(spec)
-        if old_id is None and previous in old and previous not in new:
+        taken_by = renames.get(previous) if previous is not None else None
+        if (
+            old_id is None
+            and previous in old
+            and previous not in new
+            and taken_by is None
+        ):
             old_id = previous
+            renames[previous] = spec_id
             result.changes.append(
                 Change(
                     kind,
@@ -172,13 +188,19 @@ def _compare_kind(
                 )
             )
         if old_id is None:
+            note = (
+                f" (its renamedFrom '{previous}' is already followed by "
+                f"'{taken_by}')"
+                if taken_by is not None
+                else ""
+            )
             result.changes.append(
                 Change(
                     kind,
                     spec_id,
                     rule(f"{kind}-added"),
                     "",
-                    f"{kind} '{spec_id}' added",
+                    f"{kind} '{spec_id}' added{note}",
                     document.key_span((id_key,)),
                 )
             )
@@ -213,6 +235,7 @@ def _compare_kind(
                     in_old=True,
                 )
             )
+    return renames
 
 
 # -- fields -----------------------------------------------------------------
@@ -586,7 +609,9 @@ def _entry(spec: WorkflowSpec) -> str:
 
 
 def _workflow(
-    old: tuple[WorkflowSpec, Document], new: tuple[WorkflowSpec, Document]
+    old: tuple[WorkflowSpec, Document],
+    new: tuple[WorkflowSpec, Document],
+    renamed: dict[str, str],
 ) -> Iterator[_Found]:
     (old_spec, old_doc), (spec, doc) = old, new
     if _entry(old_spec) != _entry(spec):
@@ -608,7 +633,7 @@ def _workflow(
                 doc.span(("steps", index)),
             )
             continue
-        yield from _step(before[step_id][1], step, doc, index)
+        yield from _step(before[step_id][1], step, doc, index, renamed)
     for step_id, (index, _) in before.items():
         if step_id not in after:
             yield _Found(
@@ -620,13 +645,22 @@ def _workflow(
             )
 
 
-def _step(old: StepSpec, new: StepSpec, doc: Document, index: int) -> Iterator[_Found]:
+def _step(
+    old: StepSpec,
+    new: StepSpec,
+    doc: Document,
+    index: int,
+    renamed: dict[str, str],
+) -> Iterator[_Found]:
     subject = f"steps.{new.id}"
 
     def at(key: str) -> Span:
         return doc.key_span(("steps", index, key))
 
-    if old.capability != new.capability:
+    # A step that follows its capability's rename still calls the same
+    # capability: the rename itself is reported once, as capability-renamed.
+    followed = renamed.get(old.capability) == new.capability
+    if old.capability != new.capability and not followed:
         yield _Found(
             "step-capability-changed",
             subject,

@@ -14,7 +14,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__, loader
+from .. import __version__, loader, manifest
 from ..checker import CheckedSpecs, check, validate
 from ..diagnostics import Diagnostics
 from ..ir import Package
@@ -63,7 +63,7 @@ def load_tree(
     else:
         for path in loader.discover(specs_dir):
             display = _display(path, display_base)
-            if loader.outside(path, specs_dir):
+            if manifest.outside(path, specs_dir):
                 diagnostics.error(
                     "Y008",
                     f"{display}: spec file is a link to a file outside the specs "

@@ -29,6 +29,8 @@ Settings come from the environment and ``.env``:
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +42,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stripe import RequestOptions, StripeClient
 
 from . import errors
-from .calllog import Outcome, log_call
+from .calllog import Outcome, log_call, logger
 from .context import CallContext
 from .idempotency import key_for
 from .policies import ApiKeyMode, Policy, PolicyRequest, run_policies
@@ -101,6 +103,63 @@ class _EnvironmentSettings(BaseSettings):
     environment: str = Field(
         default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
     )
+
+
+# What `_EnvironmentSettings()` reads: the variable, matched in any case as
+# pydantic-settings matches names, and the `.env` file of the working folder.
+_ENVIRONMENT_NAME = "contractgen_environment"
+_ENVIRONMENT_NAME_BYTES = _ENVIRONMENT_NAME.encode()
+_environment_memo: tuple[object, str] | None = None
+
+
+def _environment_inputs() -> object:
+    # os.environ's own store, scanned without decoding every variable.
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict):
+        found = [
+            (key, value)
+            for key, value in data.items()
+            if key.lower()
+            == (
+                _ENVIRONMENT_NAME_BYTES if isinstance(key, bytes) else _ENVIRONMENT_NAME
+            )
+        ]
+    else:  # pragma: no cover - not CPython
+        found = [
+            (key, value)
+            for key, value in os.environ.items()
+            if key.lower() == _ENVIRONMENT_NAME
+        ]
+    try:
+        info = os.stat(".env")
+        dotenv: object = (
+            os.getcwd(),
+            info.st_dev,
+            info.st_ino,
+            info.st_size,
+            info.st_mtime_ns,
+            info.st_ctime_ns,
+        )
+    except OSError:
+        dotenv = os.getcwd() if os.path.lexists(".env") else None
+    return (tuple(found), dotenv)
+
+
+def _call_environment() -> str:
+    """``CONTRACTGEN_ENVIRONMENT`` for a call made with a caller-built client.
+
+    Read on every call, since the environment or ``.env`` may change while a
+    process runs; parsing the settings costs more than the rest of the call's
+    overhead, so the value is kept while what it was read from is unchanged.
+    """
+    global _environment_memo
+    inputs = _environment_inputs()
+    memo = _environment_memo
+    if memo is not None and memo[0] == inputs:
+        return memo[1]
+    environment = _EnvironmentSettings().environment
+    _environment_memo = (inputs, environment)
+    return environment
 
 
 def build_client(settings: StripeSettings) -> StripeClient:
@@ -286,9 +345,7 @@ def _prepare(
     """
     if environment is None:
         environment = (
-            default_settings().environment
-            if client is None
-            else _EnvironmentSettings().environment
+            default_settings().environment if client is None else _call_environment()
         )
     if client is None:
         client = default_client()
@@ -325,6 +382,8 @@ def _log(
     result: object = None,
     error: BaseException | None = None,
 ) -> None:
+    if not logger.isEnabledFor(_LOG_LEVELS[outcome]):
+        return  # log_call would drop the record: skip reading what it holds
     log_call(
         capability=operation.capability,
         provider=PROVIDER,
@@ -342,6 +401,13 @@ def _log(
             else {}
         ),
     )
+
+
+_LOG_LEVELS = {
+    "succeeded": logging.INFO,
+    "failed": logging.WARNING,
+    "denied": logging.WARNING,
+}
 
 
 def _response_request_id(result: object) -> str | None:

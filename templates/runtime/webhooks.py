@@ -286,7 +286,9 @@ class WebhookEndpoint:
         event_types: Collection[str],
         tolerance: int,
         max_body_bytes: int,
-        busy_wait_s: float = 10.0,
+        # Short: each waiting duplicate holds a worker thread of the server,
+        # and Stripe retries a 409 later anyway.
+        busy_wait_s: float = 2.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not secret.strip():
