@@ -13,12 +13,26 @@ measurements, each a median over rounds that alternate the two sides:
   same functions called by hand in the same order. The journal is off
   (NullJournal) for the engine figure; the SQLite journal's cost per step is
   measured separately as the difference it makes.
+- The webhook endpoint's framework-neutral core, ``handle(body, headers)``
+  (verify, parse, claim and complete in the SQLite webhook store, dispatch
+  to a typed handler that does nothing), against a bare
+  ``stripe.WebhookSignature.verify_header`` plus one SQLite insert of the
+  event id, per event. Both sides get the same distinct, freshly signed
+  events (signed before each round, outside the timed loop), each side into
+  its own file-backed SQLite database in the same folder: WAL and
+  ``synchronous=NORMAL``, as the webhook store sets them. The baseline keeps
+  one autocommit connection open and is handed the event id, so it parses
+  nothing; the endpoint runs as generated, with the store's connection per
+  operation, and with its delivery record dropped by level (no logging
+  configured, as a library leaves it).
 """
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -177,10 +191,143 @@ def _workflow(package: str) -> dict[str, float]:
     }
 
 
+_WEBHOOK_SECRET = "whsec_contractgen_bench"
+
+
+def _signed_events(count: int, serial: itertools.count[int]) -> list[Any]:
+    """Distinct `payment_intent.succeeded` deliveries, signed now.
+
+    Each item is (body, headers, event id)."""
+    import stripe
+
+    now = int(time.time())
+    events = []
+    for _ in range(count):
+        number = next(serial)
+        event_id = f"evt_bench_{number:08d}"
+        body = json.dumps(
+            {
+                "id": event_id,
+                "object": "event",
+                "api_version": "2025-03-31.basil",
+                "created": now,
+                "livemode": False,
+                "type": "payment_intent.succeeded",
+                "data": {
+                    "object": {
+                        "id": f"pi_bench_{number:08d}",
+                        "object": "payment_intent",
+                        "amount": 2000,
+                        "amount_received": 2000,
+                        "currency": "usd",
+                        "status": "succeeded",
+                        "customer": "cus_bench",
+                        "payment_method": "pm_bench",
+                        "metadata": {"order": str(number)},
+                    }
+                },
+            }
+        ).encode("utf-8")
+        header = stripe.WebhookSignature.generate_signature_header(
+            body.decode("utf-8"), _WEBHOOK_SECRET, now
+        )
+        events.append((body, {"Stripe-Signature": header}, event_id))
+    return events
+
+
+def _webhooks(package: str) -> dict[str, float]:
+    import sqlite3
+
+    import stripe
+
+    app = importlib.import_module(f"{package}.webhooks.app")
+    webhooks = importlib.import_module(f"{package}.webhooks")
+    runtime = importlib.import_module(f"{package}._runtime.webhooks")
+    stores = importlib.import_module(f"{package}._runtime.webhook_store")
+
+    folder = Path(tempfile.mkdtemp(prefix="contractgen-bench-webhooks-"))
+    handled = 0
+
+    def succeeded(event: Any) -> None:  # typed: PaymentIntentSucceeded
+        nonlocal handled
+        handled += 1
+
+    router = webhooks.WebhookRouter()
+    router.on_payment_intent_succeeded(succeeded)
+
+    settings = runtime.WebhookSettings(
+        STRIPE_WEBHOOK_SECRET=_WEBHOOK_SECRET,
+        CONTRACTGEN_WEBHOOK_STORE=str(folder / "endpoint.sqlite3"),
+    )
+    endpoint = app.create_endpoint(
+        router, settings=settings, store=stores.SqliteWebhookStore(settings.store)
+    )
+
+    # The baseline's database: a file beside the store's, same pragmas.
+    connection = sqlite3.connect(
+        folder / "baseline.sqlite3", timeout=30.0, isolation_level=None
+    )
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(
+        "CREATE TABLE events (event_id TEXT NOT NULL PRIMARY KEY) WITHOUT ROWID"
+    )
+    verify = stripe.WebhookSignature.verify_header
+    tolerance = app.TOLERANCE_S
+    serial = itertools.count()
+
+    def run_endpoint(events: list[Any]) -> None:
+        handle = endpoint.handle
+        for body, headers, _ in events:
+            handle(body, headers)
+
+    def run_baseline(events: list[Any]) -> None:
+        execute = connection.execute
+        for body, headers, event_id in events:
+            verify(body, headers["Stripe-Signature"], _WEBHOOK_SECRET, tolerance)
+            execute("INSERT INTO events (event_id) VALUES (?)", (event_id,))
+
+    def check_endpoint(events: list[Any]) -> None:
+        for body, headers, _ in events[:3]:  # already handled: duplicates now
+            status, answer = endpoint.handle(body, headers)
+            assert (status, json.loads(answer)) == (200, {"outcome": "duplicate"})
+
+    sides = {"endpoint": run_endpoint, "baseline": run_baseline}
+    calls, rounds = 500, 7
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    for round_ in range(rounds + 1):  # the first round warms up, untimed
+        events = _signed_events(calls, serial)
+        for name, run in sides.items():
+            start = time.perf_counter()
+            run(events)
+            elapsed = time.perf_counter() - start
+            if round_:
+                samples[name].append(elapsed / calls)
+        check_endpoint(events)
+    connection.close()
+
+    total = calls * (rounds + 1)
+    assert handled == total, (handled, total)
+    assert len(endpoint.store.done_event_ids()) == total
+    check = sqlite3.connect(folder / "baseline.sqlite3")
+    assert check.execute("SELECT count(*) FROM events").fetchone() == (total,)
+    check.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def main() -> None:
     parent, package = sys.argv[1], sys.argv[2]
     sys.path.insert(0, parent)
-    print(json.dumps({"stripe": _stripe(package), "workflow": _workflow(package)}))
+    print(
+        json.dumps(
+            {
+                "stripe": _stripe(package),
+                "workflow": _workflow(package),
+                "webhooks": _webhooks(package),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
