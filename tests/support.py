@@ -11,10 +11,21 @@ import itertools
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+from generated import Capabilities
+from generated._runtime.context import CallContext
+from generated.email import SendEmailInput, SendEmailOutput
+from generated.stripe import (
+    CreateCustomerInput,
+    CreateCustomerOutput,
+    CreatePaymentIntentInput,
+    CreatePaymentIntentOutput,
+)
 from generator import pipeline
 from generator.config import Config
 from generator.writer import write_tree
@@ -103,3 +114,49 @@ def contractgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+class CountingCapabilities(Capabilities):
+    """The example's capabilities, counting the calls a workflow makes.
+
+    `before_send_email` runs before each e-mail is sent; tests override it to
+    hold an e-mail up or to make it crash the way a dying process would.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.calls: Counter[str] = Counter()
+
+    def create_customer(
+        self,
+        inputs: CreateCustomerInput,
+        *,
+        idempotency_key: str | None = None,
+        context: CallContext | None = None,
+    ) -> CreateCustomerOutput:
+        self.calls["create_customer"] += 1
+        return super().create_customer(
+            inputs, idempotency_key=idempotency_key, context=context
+        )
+
+    def create_payment_intent(
+        self,
+        inputs: CreatePaymentIntentInput,
+        *,
+        idempotency_key: str | None = None,
+        context: CallContext | None = None,
+    ) -> CreatePaymentIntentOutput:
+        self.calls["create_payment_intent"] += 1
+        return super().create_payment_intent(
+            inputs, idempotency_key=idempotency_key, context=context
+        )
+
+    def send_email(
+        self, inputs: SendEmailInput, *, context: CallContext | None = None
+    ) -> SendEmailOutput:
+        self.calls["send_email"] += 1
+        self.before_send_email()
+        return super().send_email(inputs, context=context)
+
+    def before_send_email(self) -> None:
+        """Nothing; a test's subclass may wait or raise here."""

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -37,17 +36,11 @@ from temporalio.exceptions import ApplicationError
 
 from generated import Capabilities
 from generated._runtime import workflow_engine
-from generated._runtime.context import CallContext
 from generated._runtime.email_calls import EmailSettings, build_sender
 from generated._runtime.idempotency import step_key
 from generated._runtime.journal import MemoryJournal
 from generated._runtime.workflow_engine import WorkflowResult
-from generated.email import SendEmailInput, SendEmailOutput
 from generated.stripe import (
-    CreateCustomerInput,
-    CreateCustomerOutput,
-    CreatePaymentIntentInput,
-    CreatePaymentIntentOutput,
     CreatePaymentMethodInput,
 )
 from generated.temporal import ChargeSavedCardWorkflow, ProcessPaymentWorkflow
@@ -62,6 +55,7 @@ from generated.workflows.process_payment import (
     ProcessPaymentResult,
     process_payment,
 )
+from tests import support
 from tests.support import ROOT
 
 if TYPE_CHECKING:
@@ -286,44 +280,16 @@ def test_a_transient_error_is_retried_by_temporal_with_the_step_key(
     assert len(_intents_of(client, customer.customer_id)) == 1
 
 
-class CountingCapabilities(Capabilities):
+class CountingCapabilities(support.CountingCapabilities):
     """Counts the Stripe calls it gets; e-mails may be held up or crash."""
 
     def __init__(self, *, send: str = "normally", **options: Any) -> None:
         super().__init__(**options)
-        self.calls: Counter[str] = Counter()
         self.send = send
         self.sending = threading.Event()
         self.released = threading.Event()
 
-    def create_customer(
-        self,
-        inputs: CreateCustomerInput,
-        *,
-        idempotency_key: str | None = None,
-        context: CallContext | None = None,
-    ) -> CreateCustomerOutput:
-        self.calls["create_customer"] += 1
-        return super().create_customer(
-            inputs, idempotency_key=idempotency_key, context=context
-        )
-
-    def create_payment_intent(
-        self,
-        inputs: CreatePaymentIntentInput,
-        *,
-        idempotency_key: str | None = None,
-        context: CallContext | None = None,
-    ) -> CreatePaymentIntentOutput:
-        self.calls["create_payment_intent"] += 1
-        return super().create_payment_intent(
-            inputs, idempotency_key=idempotency_key, context=context
-        )
-
-    def send_email(
-        self, inputs: SendEmailInput, *, context: CallContext | None = None
-    ) -> SendEmailOutput:
-        self.calls["send_email"] += 1
+    def before_send_email(self) -> None:
         if self.send == "never":
             # A worker that hangs here until it is gone; nothing is sent.
             self.sending.set()
@@ -331,7 +297,6 @@ class CountingCapabilities(Capabilities):
             raise RuntimeError("this worker is gone")
         if self.send == "crash":
             raise RuntimeError("a bug in the e-mail code")
-        return super().send_email(inputs, context=context)
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_one_intent_is_created(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -23,17 +22,11 @@ from stripe import StripeClient
 
 from generated import Capabilities
 from generated._runtime import workflow_engine
-from generated._runtime.context import CallContext
 from generated._runtime.email_calls import EmailSettings, build_sender
 from generated._runtime.idempotency import step_key
 from generated._runtime.journal import MemoryJournal, SqliteJournal
 from generated._runtime.workflow_engine import WorkflowResult
-from generated.email import SendEmailInput, SendEmailOutput
 from generated.stripe import (
-    CreateCustomerInput,
-    CreateCustomerOutput,
-    CreatePaymentIntentInput,
-    CreatePaymentIntentOutput,
     CreatePaymentMethodInput,
 )
 from generated.workflows.charge_saved_card import (
@@ -45,7 +38,7 @@ from generated.workflows.process_payment import (
     process_payment,
     process_payment_async,
 )
-from tests.support import ROOT
+from tests.support import ROOT, CountingCapabilities
 
 if TYPE_CHECKING:
     from tests.fixtures.smtp import ReceivedMessage, SmtpServer
@@ -301,46 +294,17 @@ def test_charge_saved_card_with_the_seed_test_cards(
         assert "Failed step: attach-payment-method\n" in body
 
 
-class CrashingCapabilities(Capabilities):
+class CrashingCapabilities(CountingCapabilities):
     """Counts the calls it gets; its first e-mail crashes the process."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.calls: Counter[str] = Counter()
         self.crashes_left = 1
 
-    def create_customer(
-        self,
-        inputs: CreateCustomerInput,
-        *,
-        idempotency_key: str | None = None,
-        context: CallContext | None = None,
-    ) -> CreateCustomerOutput:
-        self.calls["create_customer"] += 1
-        return super().create_customer(
-            inputs, idempotency_key=idempotency_key, context=context
-        )
-
-    def create_payment_intent(
-        self,
-        inputs: CreatePaymentIntentInput,
-        *,
-        idempotency_key: str | None = None,
-        context: CallContext | None = None,
-    ) -> CreatePaymentIntentOutput:
-        self.calls["create_payment_intent"] += 1
-        return super().create_payment_intent(
-            inputs, idempotency_key=idempotency_key, context=context
-        )
-
-    def send_email(
-        self, inputs: SendEmailInput, *, context: CallContext | None = None
-    ) -> SendEmailOutput:
-        self.calls["send_email"] += 1
+    def before_send_email(self) -> None:
         if self.crashes_left:
             self.crashes_left -= 1
             raise RuntimeError("the process died")
-        return super().send_email(inputs, context=context)
 
 
 def test_crash_after_the_payment_intent_then_resume_creates_one_intent(
