@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -114,3 +117,59 @@ def test_an_invalid_port_is_a_settings_error(
 
     with pytest.raises(SettingsError, match="CONTRACTGEN_WEBHOOK_PORT is invalid"):
         load_settings()
+
+
+def test_a_thread_keeps_one_connection_and_close_closes_them_all(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+
+    def deliver(n: int) -> None:
+        claim = store.claim(f"evt_{n}", "t", "obj", n)
+        assert claim.token is not None
+        store.last_applied("obj")
+        assert store.complete(f"evt_{n}", claim.token, "obj", n)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    deliver(8)
+    # The main thread's connection is still open, so the WAL file is too.
+    assert path.with_name("s.sqlite3-wal").exists()
+
+    store.close()
+
+    # The last connection to close removes the WAL: none was left open.
+    assert not path.with_name("s.sqlite3-wal").exists()
+    assert store.last_applied("obj") == 8  # reopens on the next operation
+    assert store.done_event_ids() == {f"evt_{n}" for n in range(9)}
+    store.close()
+
+
+def test_concurrent_claims_from_processes_are_won_once(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    claimer = textwrap.dedent("""
+        import sys
+        from generated._runtime.webhook_store import SqliteWebhookStore
+
+        store = SqliteWebhookStore(sys.argv[1])
+        states = [store.claim(f"evt_{n}", "t", None, 1).state for n in range(50)]
+        print(",".join(states))
+        """)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", claimer, str(path)],
+            env={"PYTHONPATH": ":".join(sys.path)},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0, 0, 0, 0]
+    per_event = zip(*(output.strip().split(",") for output in outputs), strict=True)
+    assert all(sorted(states) == ["busy"] * 3 + ["claimed"] for states in per_event)

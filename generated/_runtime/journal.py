@@ -10,9 +10,9 @@ finished.
 Three journals come with the runtime:
 
 - :class:`SqliteJournal`, the default: one SQLite file in WAL mode, shared
-  safely by threads and processes. Each operation opens its own short-lived
-  connection, so a journal object holds no connection and may be shared
-  freely; a step costs one small write.
+  safely by threads and processes. Each thread keeps one connection, opened
+  on its first operation and closed when the thread ends, so a journal
+  object may be shared freely; a step costs one small write.
 - :class:`MemoryJournal`: a dictionary, for tests and for runs that need
   resume only within one process.
 - :class:`NullJournal`: journaling off; nothing is recorded or replayed.
@@ -38,7 +38,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -194,6 +195,103 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+class _Handle:
+    """A thread's connection, closed by a finalizer when the thread ends."""
+
+    __slots__ = ("__weakref__", "connection", "epoch")
+
+    def __init__(self, connection: sqlite3.Connection, epoch: int) -> None:
+        self.connection = connection
+        self.epoch = epoch
+
+
+def _close_connection(
+    connection: sqlite3.Connection,
+    live: dict[int, weakref.finalize[..., _Handle]],
+    key: int,
+) -> None:
+    live.pop(key, None)
+    with contextlib.suppress(sqlite3.Error):
+        connection.close()
+
+
+class _ThreadConnections:
+    """One SQLite connection per thread, opened on first use and then kept.
+
+    A thread's connection is closed when the thread ends (its thread-local
+    handle is dropped), when :meth:`close_all` is called, when the owner is
+    collected, or at interpreter exit, whichever comes first; none is left
+    for the garbage collector to find open. A connection is only ever used
+    by the thread that opened it, so closing it from another thread
+    (``check_same_thread=False``) happens only once it is out of use. A
+    forked child never touches the connections it inherited: SQLite forbids
+    using them across ``fork``, so it opens its own.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._live: dict[int, weakref.finalize[..., _Handle]] = {}
+        self._epoch = 0
+        _ALL_CONNECTIONS.add(self)
+
+    def get(self) -> sqlite3.Connection:
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is not None and handle.epoch == self._epoch:
+            return handle.connection
+        connection = sqlite3.connect(
+            self._path,
+            timeout=_BUSY_TIMEOUT,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            connection.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            connection.close()
+            raise
+        handle = _Handle(connection, self._epoch)
+        key = id(handle)
+        self._live[key] = weakref.finalize(
+            handle, _close_connection, connection, self._live, key
+        )
+        self._local.handle = handle
+        return connection
+
+    def close_all(self) -> None:
+        """Close every thread's connection; the next use opens a new one."""
+        self._epoch += 1
+        while self._live:
+            try:
+                _, finalizer = self._live.popitem()
+            except KeyError:  # emptied by a finalizer meanwhile
+                break
+            finalizer()
+
+    def _forget_after_fork(self) -> None:
+        # In a forked child: drop the parent's connections unclosed (closing
+        # one could disturb the parent's locks), kept referenced for good.
+        self._epoch += 1
+        while self._live:
+            _, finalizer = self._live.popitem()
+            detached = finalizer.detach()
+            if detached is not None:
+                _INHERITED.append(detached[2][0])
+
+
+_ALL_CONNECTIONS: Final[weakref.WeakSet[_ThreadConnections]] = weakref.WeakSet()
+_INHERITED: Final[list[sqlite3.Connection]] = []
+
+
+def _after_fork_in_child() -> None:
+    for connections in list(_ALL_CONNECTIONS):
+        connections._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class SqliteJournal:
     """A journal in one SQLite file, safe to share between threads and processes.
 
@@ -204,12 +302,17 @@ class SqliteJournal:
     for, though not against a power cut. A step lost that way is called again
     on resume with the same idempotency key, so the provider still performs
     it once.
+
+    Each thread keeps one connection, opened on its first operation with its
+    pragmas set once, and closed when the thread ends (or by :meth:`close`);
+    the busy timeout queues writers from other threads and processes.
     """
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._connections = _ThreadConnections(self._path)
 
     @property
     def path(self) -> Path:
@@ -218,18 +321,19 @@ class SqliteJournal:
     def __repr__(self) -> str:
         return f"SqliteJournal({str(self._path)!r})"
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def close(self) -> None:
+        """Close every thread's connection; call when no operation is running.
+
+        Optional: a thread's connection is closed when the thread ends, and
+        every one at exit. The journal stays usable; the next operation opens
+        a new connection."""
+        self._connections.close_all()
+
+    def _connection(self) -> sqlite3.Connection:
         # Autocommit: every operation is one statement, atomic on its own.
-        self._prepare()
-        connection = sqlite3.connect(
-            self._path, timeout=_BUSY_TIMEOUT, isolation_level=None
-        )
-        try:
-            connection.execute("PRAGMA synchronous=NORMAL")
-            yield connection
-        finally:
-            connection.close()
+        if not self._ready:
+            self._prepare()
+        return self._connections.get()
 
     def _prepare(self) -> None:
         # Creating the file, the tables and switching to WAL happens once per
@@ -266,12 +370,15 @@ class SqliteJournal:
             self._ready = True
 
     def load(self, workflow_id: str, run_id: str) -> dict[str, JournalEntry]:
-        with self._connect() as connection:
-            rows = connection.execute(
+        rows = (
+            self._connection()
+            .execute(
                 "SELECT step_id, capability, outcome, attempts, fingerprint,"
                 " payload FROM steps WHERE workflow_id = ? AND run_id = ?",
                 (workflow_id, run_id),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         entries: dict[str, JournalEntry] = {}
         for step_id, capability, outcome, attempts, fingerprint, payload in rows:
             data = json.loads(payload)
@@ -343,38 +450,39 @@ class SqliteJournal:
     ) -> None:
         # The first record wins: a second process that finished the same step
         # concurrently got the provider's deduplicated answer to the same key.
-        with self._connect() as connection:
-            connection.execute(
-                "INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (
-                    workflow_id,
-                    run_id,
-                    step_id,
-                    capability,
-                    outcome,
-                    attempts,
-                    fingerprint,
-                    payload,
-                    _now(),
-                ),
-            )
+        self._connection().execute(
+            "INSERT INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (
+                workflow_id,
+                run_id,
+                step_id,
+                capability,
+                outcome,
+                attempts,
+                fingerprint,
+                payload,
+                _now(),
+            ),
+        )
 
     def finish_run(self, workflow_id: str, run_id: str, *, status: RunStatus) -> None:
-        with self._connect() as connection:
-            connection.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
-                " status = excluded.status, finished_at = excluded.finished_at",
-                (workflow_id, run_id, status, _now()),
-            )
+        self._connection().execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET"
+            " status = excluded.status, finished_at = excluded.finished_at",
+            (workflow_id, run_id, status, _now()),
+        )
 
     def run_status(self, workflow_id: str, run_id: str) -> RunStatus | None:
         """How a run finished, or ``None`` if it has not (or is unknown)."""
-        with self._connect() as connection:
-            row = connection.execute(
+        row = (
+            self._connection()
+            .execute(
                 "SELECT status FROM runs WHERE workflow_id = ? AND run_id = ?",
                 (workflow_id, run_id),
-            ).fetchone()
+            )
+            .fetchone()
+        )
         if row is None:
             return None
         status: RunStatus = row[0]

@@ -29,7 +29,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol
@@ -120,13 +120,116 @@ def _new_token() -> str:
     return secrets.token_hex(8)
 
 
+class _Handle:
+    """A thread's connection, closed by a finalizer when the thread ends."""
+
+    __slots__ = ("__weakref__", "connection", "epoch")
+
+    def __init__(self, connection: sqlite3.Connection, epoch: int) -> None:
+        self.connection = connection
+        self.epoch = epoch
+
+
+def _close_connection(
+    connection: sqlite3.Connection,
+    live: dict[int, weakref.finalize[..., _Handle]],
+    key: int,
+) -> None:
+    live.pop(key, None)
+    with contextlib.suppress(sqlite3.Error):
+        connection.close()
+
+
+class _ThreadConnections:
+    """One SQLite connection per thread, opened on first use and then kept.
+
+    A thread's connection is closed when the thread ends (its thread-local
+    handle is dropped), when :meth:`close_all` is called, when the owner is
+    collected, or at interpreter exit, whichever comes first; none is left
+    for the garbage collector to find open. A connection is only ever used
+    by the thread that opened it, so closing it from another thread
+    (``check_same_thread=False``) happens only once it is out of use. A
+    forked child never touches the connections it inherited: SQLite forbids
+    using them across ``fork``, so it opens its own.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._live: dict[int, weakref.finalize[..., _Handle]] = {}
+        self._epoch = 0
+        _ALL_CONNECTIONS.add(self)
+
+    def get(self) -> sqlite3.Connection:
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is not None and handle.epoch == self._epoch:
+            return handle.connection
+        connection = sqlite3.connect(
+            self._path,
+            timeout=_BUSY_TIMEOUT,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            connection.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            connection.close()
+            raise
+        handle = _Handle(connection, self._epoch)
+        key = id(handle)
+        self._live[key] = weakref.finalize(
+            handle, _close_connection, connection, self._live, key
+        )
+        self._local.handle = handle
+        return connection
+
+    def close_all(self) -> None:
+        """Close every thread's connection; the next use opens a new one."""
+        self._epoch += 1
+        while self._live:
+            try:
+                _, finalizer = self._live.popitem()
+            except KeyError:  # emptied by a finalizer meanwhile
+                break
+            finalizer()
+
+    def _forget_after_fork(self) -> None:
+        # In a forked child: drop the parent's connections unclosed (closing
+        # one could disturb the parent's locks), kept referenced for good.
+        self._epoch += 1
+        while self._live:
+            _, finalizer = self._live.popitem()
+            detached = finalizer.detach()
+            if detached is not None:
+                _INHERITED.append(detached[2][0])
+
+
+_ALL_CONNECTIONS: Final[weakref.WeakSet[_ThreadConnections]] = weakref.WeakSet()
+_INHERITED: Final[list[sqlite3.Connection]] = []
+
+
+def _after_fork_in_child() -> None:
+    for connections in list(_ALL_CONNECTIONS):
+        connections._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class SqliteWebhookStore:
     """A webhook store in one SQLite file, shared safely by threads and processes.
 
-    Each operation opens its own short-lived connection, so the object holds
-    no connection; WAL mode lets readers run beside the one writer. The file
-    and its parent folders are created on first use, readable by the owner
-    only. The file holds event ids, types, object ids and times: no payloads.
+    Each thread gets its own connection, opened on its first operation with
+    its pragmas set once and kept for every operation after, so an event
+    costs a few statements and no connection setup; WAL mode lets readers run
+    beside the one writer, and the busy timeout queues writers from other
+    threads and processes. A thread's connection is closed when the thread
+    ends; :meth:`close` closes them all for an orderly shutdown (the store
+    stays usable: the next operation opens a new one), and nothing depends on
+    calling it. The file and its parent folders are created on first use,
+    readable by the owner only. The file holds event ids, types, object ids
+    and times: no payloads.
     """
 
     def __init__(self, path: str | Path, *, lease_s: float = DEFAULT_LEASE_S) -> None:
@@ -134,6 +237,7 @@ class SqliteWebhookStore:
         self._lease_s = lease_s
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._connections = _ThreadConnections(self._path)
 
     @property
     def path(self) -> Path:
@@ -142,17 +246,14 @@ class SqliteWebhookStore:
     def __repr__(self) -> str:
         return f"SqliteWebhookStore({str(self._path)!r})"
 
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self._prepare()
-        connection = sqlite3.connect(
-            self._path, timeout=_BUSY_TIMEOUT, isolation_level=None
-        )
-        try:
-            connection.execute("PRAGMA synchronous=NORMAL")
-            yield connection
-        finally:
-            connection.close()
+    def close(self) -> None:
+        """Close every thread's connection; call when no operation is running."""
+        self._connections.close_all()
+
+    def _connection(self) -> sqlite3.Connection:
+        if not self._ready:
+            self._prepare()
+        return self._connections.get()
 
     def _prepare(self) -> None:
         with self._ready_lock:
@@ -184,10 +285,12 @@ class SqliteWebhookStore:
     def claim(
         self, event_id: str, event_type: str, object_id: str | None, created: int
     ) -> Claim:
-        token = _new_token()
-        now = time.time()
-        with self._connect() as connection:
-            # The primary key makes this insert the one place a race is decided.
+        connection = self._connection()
+        while True:
+            token = _new_token()
+            now = time.time()
+            # The primary key makes this insert the one place a race is
+            # decided; it commits on its own (autocommit).
             inserted = connection.execute(
                 "INSERT INTO events (event_id, event_type, object_id, created,"
                 " status, token, claimed_at) VALUES (?, ?, ?, ?, 'processing', ?, ?)"
@@ -206,56 +309,70 @@ class SqliteWebhookStore:
             row = connection.execute(
                 "SELECT status FROM events WHERE event_id = ?", (event_id,)
             ).fetchone()
-        if row is None:
+            if row is not None:
+                return Claim("done" if row[0] == "done" else "busy")
             # Released between the insert and the read: try again.
-            return self.claim(event_id, event_type, object_id, created)
-        return Claim("done" if row[0] == "done" else "busy")
 
     def complete(
         self, event_id: str, token: str, object_id: str | None, created: int
     ) -> bool:
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                updated = connection.execute(
+        connection = self._connection()
+        done_at = time.time()
+        if object_id is None:
+            # One statement: atomic on its own.
+            return bool(
+                connection.execute(
                     "UPDATE events SET status = 'done', finished_at = ?"
                     " WHERE event_id = ? AND token = ? AND status = 'processing'",
-                    (time.time(), event_id, token),
+                    (done_at, event_id, token),
                 ).rowcount
-                if updated and object_id is not None:
-                    connection.execute(
-                        "INSERT INTO objects VALUES (?, ?, ?) ON CONFLICT DO UPDATE"
-                        " SET last_created = excluded.last_created,"
-                        " last_event_id = excluded.last_event_id"
-                        " WHERE excluded.last_created >= objects.last_created",
-                        (object_id, created, event_id),
-                    )
-                connection.execute("COMMIT")
-            except BaseException:
+            )
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            updated = connection.execute(
+                "UPDATE events SET status = 'done', finished_at = ?"
+                " WHERE event_id = ? AND token = ? AND status = 'processing'",
+                (done_at, event_id, token),
+            ).rowcount
+            if updated:
+                connection.execute(
+                    "INSERT INTO objects VALUES (?, ?, ?) ON CONFLICT DO UPDATE"
+                    " SET last_created = excluded.last_created,"
+                    " last_event_id = excluded.last_event_id"
+                    " WHERE excluded.last_created >= objects.last_created",
+                    (object_id, created, event_id),
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            # The connection is kept: leave no transaction open on it.
+            if connection.in_transaction:
                 connection.execute("ROLLBACK")
-                raise
+            raise
         return bool(updated)
 
     def release(self, event_id: str, token: str) -> None:
-        with self._connect() as connection:
-            connection.execute(
-                "DELETE FROM events WHERE event_id = ? AND token = ?"
-                " AND status = 'processing'",
-                (event_id, token),
-            )
+        self._connection().execute(
+            "DELETE FROM events WHERE event_id = ? AND token = ?"
+            " AND status = 'processing'",
+            (event_id, token),
+        )
 
     def last_applied(self, object_id: str) -> int | None:
-        with self._connect() as connection:
-            row = connection.execute(
+        row = (
+            self._connection()
+            .execute(
                 "SELECT last_created FROM objects WHERE object_id = ?", (object_id,)
-            ).fetchone()
+            )
+            .fetchone()
+        )
         return None if row is None else int(row[0])
 
     def status(self, event_id: str) -> EventStatus | None:
-        with self._connect() as connection:
-            row = connection.execute(
-                "SELECT status FROM events WHERE event_id = ?", (event_id,)
-            ).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT status FROM events WHERE event_id = ?", (event_id,))
+            .fetchone()
+        )
         if row is None:
             return None
         status: EventStatus = row[0]
@@ -263,10 +380,11 @@ class SqliteWebhookStore:
 
     def done_event_ids(self) -> set[str]:
         """Every event id marked done, for audits and tests."""
-        with self._connect() as connection:
-            rows = connection.execute(
-                "SELECT event_id FROM events WHERE status = 'done'"
-            ).fetchall()
+        rows = (
+            self._connection()
+            .execute("SELECT event_id FROM events WHERE status = 'done'")
+            .fetchall()
+        )
         return {row[0] for row in rows}
 
 

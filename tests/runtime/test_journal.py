@@ -315,3 +315,23 @@ def test_the_shell_path_is_not_mistaken_for_the_journal_path(
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
 
     assert JournalSettings().path == DEFAULT_JOURNAL_PATH
+
+
+def test_sqlite_close_closes_every_connection_and_the_journal_reopens(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = SqliteJournal(path)
+    journal.record_success(
+        "w", "r", "s", capability="c", fingerprint="f", attempts=1, output={}
+    )
+    assert path.with_name("journal.sqlite3-wal").exists()
+
+    journal.close()
+
+    # The last connection to close removes the WAL: none was left open.
+    assert not path.with_name("journal.sqlite3-wal").exists()
+    journal.finish_run("w", "r", status="succeeded")
+    assert journal.run_status("w", "r") == "succeeded"
+    assert set(journal.load("w", "r")) == {"s"}
+    journal.close()
