@@ -26,7 +26,7 @@ from pydantic_core import SchemaError
 
 from . import names
 from .diagnostics import Diagnostics, did_you_mean
-from .ir import Field, Model
+from .ir import Field, Model, pystr
 from .loader import Document, NodePath
 from .spec import FieldSpec
 
@@ -98,6 +98,8 @@ def python_literal(value: Any) -> str:
         return "{" + items + "}"
     if isinstance(value, list):
         return "[" + ", ".join(python_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        return pystr(value)
     return repr(value)
 
 
@@ -183,7 +185,7 @@ class ModelBuilder:
                 )
                 return "str"
             self.typing_imports.add("Literal")
-            return "Literal[" + ", ".join(repr(v) for v in spec.values) + "]"
+            return "Literal[" + ", ".join(python_literal(v) for v in spec.values) + "]"
         if spec.type == "array":
             if spec.items is not None and _has_constraints(spec.items):
                 self.diagnostics.error(

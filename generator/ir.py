@@ -42,7 +42,22 @@ __all__ = [
     "StripeCall",
     "TwilioCall",
     "Workflow",
+    "pystr",
 ]
+
+
+def pystr(text: str) -> str:
+    """A string literal for `text` as black prints it: double-quoted if that
+    needs no more escapes than `repr`'s quotes.
+
+    Anything black would still change is left to black, so this only saves
+    black a second pass; it never changes the formatted bytes.
+    """
+    literal = repr(text)
+    if literal[0] == "'" and '"' not in text:
+        # repr chose single quotes only by default, so the body has no \'.
+        return f'"{literal[1:-1]}"'
+    return literal
 
 
 @dataclass(frozen=True)
@@ -63,22 +78,28 @@ class Field:
     @property
     def assignment(self) -> str:
         """What follows the annotation: ` = default` or ` = Field(...)`, or ''."""
+        arguments = self.field_arguments
+        if not arguments:
+            return ""
+        if len(arguments) == 1 and self.default is not None:
+            return f" = {self.default}"
+        return f" = Field({', '.join(arguments)})"
+
+    @property
+    def field_arguments(self) -> list[str]:
+        """The `Field(...)` arguments as Python source, one string each."""
         arguments = []
         if self.default is not None:
             arguments.append(f"default={self.default}")
         if self.aliased:
             # Not `alias=`: type checkers would then make the alias the
             # constructor's keyword, and generated code builds models by name.
-            alias = repr(self.spec_name)
+            alias = pystr(self.spec_name)
             arguments += [f"validation_alias={alias}", f"serialization_alias={alias}"]
         if self.description is not None:
-            arguments.append(f"description={self.description!r}")
+            arguments.append(f"description={pystr(self.description)}")
         arguments += [f"{key}={value}" for key, value in self.constraints]
-        if not arguments:
-            return ""
-        if len(arguments) == 1 and self.default is not None:
-            return f" = {self.default}"
-        return f" = Field({', '.join(arguments)})"
+        return arguments
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 
 from .checker import builtin_policies
-from .ir import Capability, Package, Workflow
+from .ir import Capability, Field, Package, Workflow, pystr
 from .manifest import templates_dir
 from .temporal import RUNTIME_MODULES as TEMPORAL_RUNTIME
 from .temporal import render_temporal
@@ -30,6 +30,7 @@ __all__ = ["TEMPLATES_DIR", "docstring", "render_package"]
 
 TEMPLATES_DIR = templates_dir()
 
+_WIDTH = 88  # black's line length
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _TRAILING_SPACES = re.compile(r" +$", re.MULTILINE)
 
@@ -65,6 +66,113 @@ def docstring(text: str, indent: int = 0) -> str:
     return f'"""{body}"""'
 
 
+def pyrepr(value: object) -> str:
+    """`repr(value)`, with strings quoted as black prints them (`pystr`)."""
+    if isinstance(value, str):
+        return pystr(value)
+    if isinstance(value, tuple):
+        items = [pyrepr(v) for v in value]
+        return "(" + (items[0] + "," if len(items) == 1 else ", ".join(items)) + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(pyrepr(v) for v in value) + "]"
+    if isinstance(value, dict):
+        pairs = (f"{pyrepr(k)}: {pyrepr(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    return repr(value)
+
+
+def field_lines(fields: tuple[Field, ...], indent: int = 4) -> str:
+    """A model's field lines, wrapped where black would wrap them.
+
+    Only the common cases are wrapped here (the `Field(...)` arguments on one
+    line of their own, or one per line); black formats every file anyway, so
+    a line left long only costs black a second pass, never changes a byte.
+    """
+    return "\n".join(_field_line(field, " " * indent) for field in fields)
+
+
+def _field_line(field: Field, pad: str) -> str:
+    line = f"{pad}{field.name}: {field.annotation}{field.assignment}"
+    if len(line) <= _WIDTH or not field.assignment:
+        return line
+    if not field.assignment.startswith(" = Field("):
+        # A long annotation with a short default: black parenthesizes it.
+        inner = f"{pad}    {field.annotation}"
+        if len(inner) > _WIDTH or len(f"{pad}){field.assignment}") > _WIDTH:
+            return line
+        return f"{pad}{field.name}: (\n{inner}\n{pad}){field.assignment}"
+    head = f"{pad}{field.name}: {field.annotation} = Field("
+    arguments = field.field_arguments
+    inner = pad + "    "
+    body = inner + ", ".join(arguments)
+    if len(head) > _WIDTH:
+        return line
+    if len(body) <= _WIDTH:
+        return f"{head}\n{body}\n{pad})"
+    if len(arguments) > 1 and all(len(inner + a) < _WIDTH for a in arguments):
+        return "\n".join([head, *(f"{inner}{a}," for a in arguments), f"{pad})"])
+    return line
+
+
+def fit(text: str) -> str:
+    """Each line of `text` that is too long, wrapped as black would wrap it.
+
+    For template lines that end in a call (`f(a, b)`, maybe followed by `,`
+    or `:`) and imports: an import gets one name a line, a call its arguments
+    on a line of their own. Anything else is left to black, which formats
+    every file anyway; this only spares it a second pass.
+    """
+    return "\n".join(_fit_line(line) for line in text.split("\n"))
+
+
+def _fit_line(line: str) -> str:
+    if len(line) <= _WIDTH:
+        return line
+    pad = line[: len(line) - len(line.lstrip())]
+    inner = pad + "    "
+    head, sep, names = line.partition(" import ")
+    if head.lstrip().startswith("from ") and sep and "(" not in names:
+        items = [f"{inner}{name}," for name in names.split(", ")]
+        return "\n".join([f"{head} import (", *items, f"{pad})"])
+    brackets = _last_call(line)
+    if brackets is None:
+        return line
+    at, close = brackets
+    body = line[at + 1 : close]
+    if line[close:] not in ("),", ")", "):") or len(inner + body) > _WIDTH:
+        return line
+    return f"{line[: at + 1]}\n{inner}{body}\n{pad}{line[close:]}"
+
+
+def _last_call(line: str) -> tuple[int, int] | None:
+    """Where the last `(` ... `)` pair outside string literals is, if any."""
+    if '"""' in line or "'''" in line:
+        return None
+    opened: list[int] = []
+    last = None
+    quote = None
+    escaped = False
+    for at, char in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            opened.append(at)
+        elif char == ")":
+            if not opened:
+                return None
+            last = (opened.pop(), at)
+    if quote or opened or last is None or last[0] == 0 or line[last[0] - 1] == " ":
+        return None
+    return last
+
+
 def isort_names(names: list[str] | tuple[str, ...]) -> list[str]:
     """Names in isort's order: CONSTANTS, then Classes, then functions."""
 
@@ -83,7 +191,7 @@ def import_blocks(*groups: list[str]) -> str:
         module = line.split()[1]
         return (0 if line.startswith("import ") else 1, module.lower())
 
-    blocks = ["\n".join(sorted(set(g), key=key)) for g in groups if g]
+    blocks = [fit("\n".join(sorted(set(g), key=key))) for g in groups if g]
     return "\n\n".join(blocks)
 
 
@@ -96,9 +204,11 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pyrepr"] = repr
+    env.filters["pyrepr"] = pyrepr
     env.filters["docstring"] = docstring
     env.filters["isort_names"] = isort_names
+    env.filters["field_lines"] = field_lines
+    env.filters["fit"] = fit
     env.globals["import_blocks"] = import_blocks
     return env
 

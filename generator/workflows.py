@@ -631,7 +631,9 @@ class _WorkflowBuilder:
             text_map = target is not None and _base(target)[0] == "dict[str, str]"
             item_target = "str" if text_map else None
             items = ", ".join(
-                f"{k!r}: {self._value(v, item_target, (*at, k), attributes)}"
+                python_literal(k)
+                + ": "
+                + self._value(v, item_target, (*at, k), attributes)
                 for k, v in value.items()
             )
             if not text_map:

@@ -575,6 +575,21 @@ def test_a_validly_signed_unknown_event_type_is_acknowledged_and_ignored(
     assert record.contractgen["event_type"] == "invoice.paid"  # type: ignore[attr-defined]
 
 
+def test_a_body_behind_a_utf8_bom_is_parsed_as_its_bytes_always_were(
+    served: Served, http: httpx.Client, recorder: Recorder
+) -> None:
+    # The endpoint parses the decoded text, except where json.loads would
+    # read the bytes differently: a BOM is skipped there, not refused.
+    body = b"\xef\xbb\xbf" + event_body(
+        "payment_intent.succeeded", payment_intent(), event_id="evt_bom"
+    )
+
+    answer = http.post(served.url, content=body, headers=signed(body))
+
+    assert (answer.status_code, answer.json()) == (200, {"outcome": "processed"})
+    assert recorder.calls == Counter({"evt_bom": 1})
+
+
 def test_a_handler_that_raises_answers_500_and_the_retry_runs_it_again(
     served: Served,
     http: httpx.Client,

@@ -55,6 +55,18 @@ def test_the_object_remembers_its_newest_applied_event(store: WebhookStore) -> N
     assert store.last_applied("sub_unknown") is None
 
 
+def test_a_claim_carries_the_objects_last_applied_time(store: WebhookStore) -> None:
+    first = store.claim("evt_1", "t", "sub_1", 20)
+    assert (first.state, first.last_applied) == ("claimed", None)
+    assert first.token is not None
+    assert store.complete("evt_1", first.token, "sub_1", 20)
+
+    later = store.claim("evt_2", "t", "sub_1", 10)
+    assert (later.state, later.last_applied) == ("claimed", 20)
+    assert store.claim("evt_3", "t", None, 30).last_applied is None
+    assert store.claim("evt_1", "t", "sub_1", 20).last_applied is None  # done
+
+
 def test_an_expired_lease_is_taken_over(tmp_path: Path) -> None:
     store = SqliteWebhookStore(tmp_path / "s.sqlite3", lease_s=0.0)
     first = store.claim("evt_1", "t", None, 1)

@@ -77,13 +77,24 @@ CREATE TABLE IF NOT EXISTS objects (
 
 _BUSY_TIMEOUT: Final = 30.0
 
+# RETURNING (SQLite 3.35) lets a claim read the object's last applied time
+# in its own statement; an older SQLite reads it in a second one.
+_RETURNING: Final = sqlite3.sqlite_version_info >= (3, 35, 0)
+_LAST_APPLIED: Final = "(SELECT last_created FROM objects WHERE object_id = ?)"
+
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The answer to a claim; ``token`` identifies the claim when it is ours."""
+    """The answer to a claim; ``token`` identifies the claim when it is ours.
+
+    With a claim that is ours, ``last_applied`` is the ``created`` time of the
+    latest event applied to the event's object (``None``: none yet, or no
+    object), read together with the claim so the endpoint needs no second
+    call to the store."""
 
     state: ClaimState
     token: str | None = None
+    last_applied: int | None = None
 
 
 class WebhookStore(Protocol):
@@ -92,7 +103,9 @@ class WebhookStore(Protocol):
     def claim(
         self, event_id: str, event_type: str, object_id: str | None, created: int
     ) -> Claim:
-        """Claim an event for handling, unless it is done or being handled."""
+        """Claim an event for handling, unless it is done or being handled.
+
+        A claim that is ours carries the object's :meth:`last_applied`."""
         ...
 
     def complete(
@@ -291,28 +304,42 @@ class SqliteWebhookStore:
             token = _new_token()
             now = time.time()
             # The primary key makes this insert the one place a race is
-            # decided; it commits on its own (autocommit).
-            inserted = connection.execute(
+            # decided; it commits on its own (autocommit). With RETURNING it
+            # reads the object's last applied time in the same statement;
+            # fetchall() steps it to its end, so it has committed on return.
+            if _RETURNING:
+                rows = connection.execute(
+                    "INSERT INTO events (event_id, event_type, object_id, created,"
+                    " status, token, claimed_at) VALUES (?, ?, ?, ?, 'processing',"
+                    f" ?, ?) ON CONFLICT DO NOTHING RETURNING {_LAST_APPLIED}",
+                    (event_id, event_type, object_id, created, token, now, object_id),
+                ).fetchall()
+                if rows:
+                    last = rows[0][0]
+                    return Claim("claimed", token, None if last is None else int(last))
+            elif connection.execute(
                 "INSERT INTO events (event_id, event_type, object_id, created,"
                 " status, token, claimed_at) VALUES (?, ?, ?, ?, 'processing', ?, ?)"
                 " ON CONFLICT DO NOTHING",
                 (event_id, event_type, object_id, created, token, now),
-            ).rowcount
-            if inserted:
-                return Claim("claimed", token)
+            ).rowcount:
+                return Claim("claimed", token, self._last_applied(object_id))
             taken_over = connection.execute(
                 "UPDATE events SET token = ?, claimed_at = ? WHERE event_id = ?"
                 " AND status = 'processing' AND claimed_at < ?",
                 (token, now, event_id, now - self._lease_s),
             ).rowcount
             if taken_over:
-                return Claim("claimed", token)
+                return Claim("claimed", token, self._last_applied(object_id))
             row = connection.execute(
                 "SELECT status FROM events WHERE event_id = ?", (event_id,)
             ).fetchone()
             if row is not None:
                 return Claim("done" if row[0] == "done" else "busy")
             # Released between the insert and the read: try again.
+
+    def _last_applied(self, object_id: str | None) -> int | None:
+        return None if object_id is None else self.last_applied(object_id)
 
     def complete(
         self, event_id: str, token: str, object_id: str | None, created: int
@@ -417,7 +444,8 @@ class MemoryWebhookStore:
                 return Claim("busy")
             token = _new_token()
             self._events[event_id] = _Entry("processing", token, now)
-            return Claim("claimed", token)
+            last = None if object_id is None else self._objects.get(object_id)
+            return Claim("claimed", token, last)
 
     def complete(
         self, event_id: str, token: str, object_id: str | None, created: int

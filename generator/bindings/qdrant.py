@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Diagnostics, did_you_mean
-from ..ir import Model, Param, QdrantCall, QdrantCollection
+from ..ir import Model, Param, QdrantCall, QdrantCollection, pystr
 from ..loader import Document, NodePath
 from ..spec import CapabilitySpec, FieldSpec, IntegrationSpec
 
@@ -361,7 +361,7 @@ def resolve(
     collections = _collections_for(spec, document, specs, diagnostics)
     if collections is None or not sound:
         return None
-    names = ", ".join(repr(c.name) for c in collections)
+    names = ", ".join(pystr(c.name) for c in collections)
     annotations = {}
     collection_spec = spec.inputs.get("collection")
     if collection_spec is not None and collection_spec.type == "string":

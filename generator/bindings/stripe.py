@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, ForwardRef, NotRequired, get_args, get_origin
 
 from ..diagnostics import Diagnostics, did_you_mean
-from ..ir import Model, Param, StripeCall
+from ..ir import Model, Param, StripeCall, pystr
 from ..loader import Document
 from ..spec import CapabilitySpec, FieldSpec
 
@@ -228,7 +228,7 @@ def _render(node: Any) -> str:
         return node.text
     if isinstance(node, list):
         return "[" + ", ".join(_render(v) for v in node) + "]"
-    return "{" + ", ".join(f"{k!r}: {_render(v)}" for k, v in node.items()) + "}"
+    return "{" + ", ".join(f"{pystr(k)}: {_render(v)}" for k, v in node.items()) + "}"
 
 
 def _snake(name: str) -> str:

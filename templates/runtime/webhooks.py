@@ -95,6 +95,11 @@ _STATUS: Final[dict[Outcome, int]] = {
     "busy": 409,
 }
 
+# The answer's body for each outcome without a reason, encoded once.
+_BODIES: Final[dict[Outcome, bytes]] = {
+    outcome: json.dumps({"outcome": outcome}).encode("utf-8") for outcome in _STATUS
+}
+
 _DEFAULT_PORT: Final = 8000
 
 
@@ -324,8 +329,8 @@ class WebhookEndpoint:
         try:
             if len(body) > self._max_body_bytes:
                 raise _Rejected("body_too_large")
-            self._verify(body, _signature_header(headers))
-            payload = self._parse(body)
+            text = self._verify(body, _signature_header(headers))
+            payload = self._parse(text, body)
         except _Rejected as rejected:
             return Delivery("rejected", rejected.reason)
 
@@ -349,26 +354,31 @@ class WebhookEndpoint:
             )
         return self._run(event, handler, object_id)
 
-    def _verify(self, body: bytes, header: str | None) -> None:
+    def _verify(self, body: bytes, header: str | None) -> str:
+        """The verified body, decoded once: stripe-python and the JSON parser
+        both take the text rather than decode the bytes again."""
         if not header:
             raise _Rejected("missing_signature")
         timestamp = _timestamp(header)
         if timestamp is None:
             raise _Rejected("malformed_signature")
         try:
-            body.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise _Rejected("body_not_utf8") from None
         try:
+            # The signature is over the UTF-8 text: stripe-python decodes a
+            # bytes body exactly so, and takes a str as it is.
             stripe.WebhookSignature.verify_header(
-                body, header, self._secret, tolerance=self._tolerance
+                text, header, self._secret, tolerance=self._tolerance
             )
         except stripe.SignatureVerificationError:
-            raise _Rejected(self._why_not_verified(body, header)) from None
+            raise _Rejected(self._why_not_verified(text, header)) from None
         if timestamp > self._clock() + self._tolerance:
             raise _Rejected("future_timestamp")
+        return text
 
-    def _why_not_verified(self, body: bytes, header: str) -> str:
+    def _why_not_verified(self, body: str, header: str) -> str:
         # Verified without the age check, a failed signature must be too old.
         try:
             stripe.WebhookSignature.verify_header(body, header, self._secret)
@@ -376,9 +386,14 @@ class WebhookEndpoint:
             return "bad_signature"
         return "expired_timestamp"
 
-    def _parse(self, body: bytes) -> dict[str, Any]:
+    def _parse(self, text: str, body: bytes) -> dict[str, Any]:
         try:
-            payload = json.loads(body)
+            # json.loads(bytes) guesses the encoding from a BOM or NULs in
+            # the first bytes; only then do the bytes parse unlike the text.
+            if text[:1] == "\ufeff" or "\x00" in text[:2]:
+                payload = json.loads(body)
+            else:
+                payload = json.loads(text)
         except (ValueError, RecursionError):  # RecursionError: absurd nesting
             raise _Rejected("malformed_json") from None
         if not (
@@ -416,7 +431,7 @@ class WebhookEndpoint:
 
         token = claim.token
         if object_id is not None:
-            event._last_applied = self._store.last_applied(object_id)
+            event._last_applied = claim.last_applied
         try:
             handler(event)
         except Exception as err:
@@ -440,6 +455,19 @@ class WebhookEndpoint:
 
     def _answer(self, delivery: Delivery, started: float) -> WebhookResponse:
         status = _STATUS[delivery.outcome]
+        level = logging.INFO if status < 400 else logging.WARNING
+        if delivery.outcome == "failed":
+            level = logging.ERROR
+        # The record is built only for a logger that will take it.
+        if logger.isEnabledFor(level):
+            self._log(delivery, status, level, started)
+        if not delivery.reason:
+            return WebhookResponse(status, _BODIES[delivery.outcome])
+        answer = {"outcome": delivery.outcome, "reason": delivery.reason}
+        return WebhookResponse(status, json.dumps(answer).encode("utf-8"))
+
+    @staticmethod
+    def _log(delivery: Delivery, status: int, level: int, started: float) -> None:
         duration_ms = (time.perf_counter() - started) * 1000
         fields = {
             "outcome": delivery.outcome,
@@ -455,16 +483,9 @@ class WebhookEndpoint:
         message = f"webhook {what} {delivery.outcome}"
         if delivery.reason:
             message += f" ({delivery.reason})"
-        level = logging.INFO if status < 400 else logging.WARNING
-        if delivery.outcome == "failed":
-            level = logging.ERROR
         logger.log(
             level, message, extra={"contractgen": fields}, exc_info=delivery.error
         )
-        answer: dict[str, str] = {"outcome": delivery.outcome}
-        if delivery.reason:
-            answer["reason"] = delivery.reason
-        return WebhookResponse(status, json.dumps(answer).encode("utf-8"))
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
