@@ -23,16 +23,16 @@ tests and single-process use. Any object with the methods of
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import sqlite3
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol
+
+from .sqlite_connections import ThreadConnections
 
 __all__ = [
     "DEFAULT_LEASE_S",
@@ -133,103 +133,6 @@ def _new_token() -> str:
     return secrets.token_hex(8)
 
 
-class _Handle:
-    """A thread's connection, closed by a finalizer when the thread ends."""
-
-    __slots__ = ("__weakref__", "connection", "epoch")
-
-    def __init__(self, connection: sqlite3.Connection, epoch: int) -> None:
-        self.connection = connection
-        self.epoch = epoch
-
-
-def _close_connection(
-    connection: sqlite3.Connection,
-    live: dict[int, weakref.finalize[..., _Handle]],
-    key: int,
-) -> None:
-    live.pop(key, None)
-    with contextlib.suppress(sqlite3.Error):
-        connection.close()
-
-
-class _ThreadConnections:
-    """One SQLite connection per thread, opened on first use and then kept.
-
-    A thread's connection is closed when the thread ends (its thread-local
-    handle is dropped), when :meth:`close_all` is called, when the owner is
-    collected, or at interpreter exit, whichever comes first; none is left
-    for the garbage collector to find open. A connection is only ever used
-    by the thread that opened it, so closing it from another thread
-    (``check_same_thread=False``) happens only once it is out of use. A
-    forked child never touches the connections it inherited: SQLite forbids
-    using them across ``fork``, so it opens its own.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
-        self._live: dict[int, weakref.finalize[..., _Handle]] = {}
-        self._epoch = 0
-        _ALL_CONNECTIONS.add(self)
-
-    def get(self) -> sqlite3.Connection:
-        handle: _Handle | None = getattr(self._local, "handle", None)
-        if handle is not None and handle.epoch == self._epoch:
-            return handle.connection
-        connection = sqlite3.connect(
-            self._path,
-            timeout=_BUSY_TIMEOUT,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        try:
-            connection.execute("PRAGMA synchronous=NORMAL")
-        except BaseException:
-            connection.close()
-            raise
-        handle = _Handle(connection, self._epoch)
-        key = id(handle)
-        self._live[key] = weakref.finalize(
-            handle, _close_connection, connection, self._live, key
-        )
-        self._local.handle = handle
-        return connection
-
-    def close_all(self) -> None:
-        """Close every thread's connection; the next use opens a new one."""
-        self._epoch += 1
-        while self._live:
-            try:
-                _, finalizer = self._live.popitem()
-            except KeyError:  # emptied by a finalizer meanwhile
-                break
-            finalizer()
-
-    def _forget_after_fork(self) -> None:
-        # In a forked child: drop the parent's connections unclosed (closing
-        # one could disturb the parent's locks), kept referenced for good.
-        self._epoch += 1
-        while self._live:
-            _, finalizer = self._live.popitem()
-            detached = finalizer.detach()
-            if detached is not None:
-                _INHERITED.append(detached[2][0])
-
-
-_ALL_CONNECTIONS: Final[weakref.WeakSet[_ThreadConnections]] = weakref.WeakSet()
-_INHERITED: Final[list[sqlite3.Connection]] = []
-
-
-def _after_fork_in_child() -> None:
-    for connections in list(_ALL_CONNECTIONS):
-        connections._forget_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 class SqliteWebhookStore:
     """A webhook store in one SQLite file, shared safely by threads and processes.
 
@@ -250,7 +153,7 @@ class SqliteWebhookStore:
         self._lease_s = lease_s
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._connections = _ThreadConnections(self._path)
+        self._connections = ThreadConnections(self._path, _BUSY_TIMEOUT)
 
     @property
     def path(self) -> Path:

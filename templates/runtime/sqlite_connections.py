@@ -1,0 +1,118 @@
+"""SQLite connections kept open, one per thread, for the runtime's stores.
+
+The run journal and the webhook store both write to a SQLite file from many
+threads (a web server's workers, a workflow's timeout threads) and sometimes
+from several processes. Opening a connection for every operation costs far
+more than the operation (each last close of a WAL file also checkpoints it),
+so each thread keeps one connection, opened on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import weakref
+from pathlib import Path
+from typing import Final
+
+__all__ = ["ThreadConnections"]
+
+
+class _Handle:
+    """A thread's connection, closed by a finalizer when the thread ends."""
+
+    __slots__ = ("__weakref__", "connection", "epoch")
+
+    def __init__(self, connection: sqlite3.Connection, epoch: int) -> None:
+        self.connection = connection
+        self.epoch = epoch
+
+
+def _close_connection(
+    connection: sqlite3.Connection,
+    live: dict[int, weakref.finalize[..., _Handle]],
+    key: int,
+) -> None:
+    live.pop(key, None)
+    with contextlib.suppress(sqlite3.Error):
+        connection.close()
+
+
+class ThreadConnections:
+    """One SQLite connection per thread, opened on first use and then kept.
+
+    A thread's connection is closed when the thread ends (its thread-local
+    handle is dropped), when :meth:`close_all` is called, when the owner is
+    collected, or at interpreter exit, whichever comes first; none is left
+    for the garbage collector to find open. A connection is only ever used
+    by the thread that opened it, so closing it from another thread
+    (``check_same_thread=False``) happens only once it is out of use. A
+    forked child never touches the connections it inherited: SQLite forbids
+    using them across ``fork``, so it opens its own.
+    """
+
+    def __init__(self, path: Path, busy_timeout: float) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._live: dict[int, weakref.finalize[..., _Handle]] = {}
+        self._epoch = 0
+        _ALL_CONNECTIONS.add(self)
+
+    def get(self) -> sqlite3.Connection:
+        handle: _Handle | None = getattr(self._local, "handle", None)
+        if handle is not None and handle.epoch == self._epoch:
+            return handle.connection
+        connection = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            connection.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            connection.close()
+            raise
+        handle = _Handle(connection, self._epoch)
+        key = id(handle)
+        self._live[key] = weakref.finalize(
+            handle, _close_connection, connection, self._live, key
+        )
+        self._local.handle = handle
+        return connection
+
+    def close_all(self) -> None:
+        """Close every thread's connection; the next use opens a new one."""
+        self._epoch += 1
+        while self._live:
+            try:
+                _, finalizer = self._live.popitem()
+            except KeyError:  # emptied by a finalizer meanwhile
+                break
+            finalizer()
+
+    def _forget_after_fork(self) -> None:
+        # In a forked child: drop the parent's connections unclosed (closing
+        # one could disturb the parent's locks), kept referenced for good.
+        self._epoch += 1
+        while self._live:
+            _, finalizer = self._live.popitem()
+            detached = finalizer.detach()
+            if detached is not None:
+                _INHERITED.append(detached[2][0])
+
+
+_ALL_CONNECTIONS: Final[weakref.WeakSet[ThreadConnections]] = weakref.WeakSet()
+_INHERITED: Final[list[sqlite3.Connection]] = []
+
+
+def _after_fork_in_child() -> None:
+    for connections in list(_ALL_CONNECTIONS):
+        connections._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
