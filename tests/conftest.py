@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.settings",
     "tests.fixtures.smtp",
     "tests.fixtures.temporal",
+    "tests.fixtures.workflows",
 ]
 
 

@@ -38,7 +38,7 @@ from generated.workflows.process_payment import (
     process_payment,
     process_payment_async,
 )
-from tests.support import ROOT, CountingCapabilities
+from tests.support import CountingCapabilities
 
 if TYPE_CHECKING:
     from tests.fixtures.smtp import ReceivedMessage, SmtpServer
@@ -84,35 +84,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[
     waits: list[float] = []
     monkeypatch.setattr(workflow_engine, "sleep", waits.append)
     yield waits
-
-
-@pytest.fixture
-def client(localstripe_url: str) -> StripeClient:
-    # No SDK retries: a retry in these tests is the engine's.
-    return StripeClient(
-        "sk_test_contractgen",
-        base_addresses={"api": localstripe_url},
-        max_network_retries=0,
-    )
-
-
-@pytest.fixture
-def email_settings(smtp_server: SmtpServer) -> EmailSettings:
-    return EmailSettings.model_validate(
-        {
-            "SMTP_HOST": smtp_server.host,
-            "SMTP_PORT": smtp_server.port,
-            "SMTP_FROM": "Shop <shop@example.com>",
-            "SMTP_STARTTLS": False,
-            "SMTP_TIMEOUT": 5.0,
-            "EMAIL_TEMPLATES_DIR": ROOT / "email-templates",
-        }
-    )
-
-
-@pytest.fixture
-def caps(client: StripeClient, email_settings: EmailSettings) -> Capabilities:
-    return Capabilities(stripe=client, email=build_sender(email_settings))
 
 
 def _card(caps: Capabilities, number: str) -> str:
