@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -310,6 +311,9 @@ def card(number: str) -> Any:
 def test_localstripe_payment_intents_reach_their_typed_handlers(
     stripe_client: StripeClient, recorder: Recorder
 ) -> None:
+    # The localstripe server is shared by the session: earlier tests' intents
+    # may still be announced late, so this test follows its own by a tag.
+    tag = uuid.uuid4().hex
     paid = stripe_client.v1.payment_methods.create(card(SUCCEEDS))
     declined = stripe_client.v1.payment_methods.create(card(DECLINED_ON_CHARGE))
     ok = stripe_client.v1.payment_intents.create(
@@ -318,7 +322,7 @@ def test_localstripe_payment_intents_reach_their_typed_handlers(
             "currency": "usd",
             "payment_method": paid.id,
             "confirm": True,
-            "metadata": {"order": "o-1"},
+            "metadata": {"order": "o-1", "test": tag},
         }
     )
     with pytest.raises(stripe.CardError):
@@ -328,21 +332,29 @@ def test_localstripe_payment_intents_reach_their_typed_handlers(
                 "currency": "eur",
                 "payment_method": declined.id,
                 "confirm": True,
+                "metadata": {"test": tag},
             }
         )
 
+    def mine(event_type: str) -> list[Any]:
+        return [
+            e
+            for e in recorder.of_type(event_type)
+            if e.data.object.metadata.get("test") == tag
+        ]
+
     wait_for(
-        lambda: bool(recorder.of_type("payment_intent.succeeded"))
-        and bool(recorder.of_type("payment_intent.payment_failed"))
+        lambda: bool(mine("payment_intent.succeeded"))
+        and bool(mine("payment_intent.payment_failed"))
     )
-    [success] = recorder.of_type("payment_intent.succeeded")
-    [failure] = recorder.of_type("payment_intent.payment_failed")
+    [success] = mine("payment_intent.succeeded")
+    [failure] = mine("payment_intent.payment_failed")
     assert isinstance(success, PaymentIntentSucceeded)
     assert isinstance(failure, PaymentIntentPaymentFailed)
     intent = success.data.object
     assert (intent.id, intent.amount, intent.currency) == (ok.id, 2500, "usd")
     assert intent.status == "succeeded"
-    assert intent.metadata == {"order": "o-1"}
+    assert intent.metadata == {"order": "o-1", "test": tag}
     assert (failure.data.object.amount, failure.data.object.currency) == (1200, "eur")
     error = failure.data.object.last_payment_error
     assert error is not None and error.code == "card_declined"
@@ -367,12 +379,16 @@ def test_localstripe_subscription_created_and_deleted_reach_their_handlers(
     )
     stripe_client.v1.subscriptions.cancel(made.id)
 
+    # Other tests' subscriptions may be announced late on the shared server.
+    def mine(event_type: str) -> list[Any]:
+        return [e for e in recorder.of_type(event_type) if e.data.object.id == made.id]
+
     wait_for(
-        lambda: bool(recorder.of_type("customer.subscription.created"))
-        and bool(recorder.of_type("customer.subscription.deleted"))
+        lambda: bool(mine("customer.subscription.created"))
+        and bool(mine("customer.subscription.deleted"))
     )
-    [created] = recorder.of_type("customer.subscription.created")
-    [deleted] = recorder.of_type("customer.subscription.deleted")
+    [created] = mine("customer.subscription.created")
+    [deleted] = mine("customer.subscription.deleted")
     assert isinstance(created, CustomerSubscriptionCreated)
     assert isinstance(deleted, CustomerSubscriptionDeleted)
     assert created.data.object.id == deleted.data.object.id == made.id
