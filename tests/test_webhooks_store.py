@@ -1,11 +1,13 @@
-"""The webhook store and settings, without HTTP: claims, leases, staleness."""
+"""The webhook store and settings, without HTTP: claims, crashes, staleness."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -67,15 +69,110 @@ def test_a_claim_carries_the_objects_last_applied_time(store: WebhookStore) -> N
     assert store.claim("evt_1", "t", "sub_1", 20).last_applied is None  # done
 
 
-def test_an_expired_lease_is_taken_over(tmp_path: Path) -> None:
-    store = SqliteWebhookStore(tmp_path / "s.sqlite3", lease_s=0.0)
-    first = store.claim("evt_1", "t", None, 1)
-    second = store.claim("evt_1", "t", None, 1)
+def test_a_claim_is_free_at_once_when_its_process_dies(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    holder = _claimer(path, ["evt_1"])
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "claimed"
 
-    assert (first.state, second.state) == ("claimed", "claimed")
+    assert store.claim("evt_1", "t", None, 1).state == "busy"
+    assert store.status("evt_1") == "processing"
+
+    holder.kill()  # mid-handler: nothing recorded, the claim dies with it
+    holder.communicate(timeout=30)
+
+    assert store.status("evt_1") is None
+    assert store.claim("evt_1", "t", None, 1).state == "claimed"
+
+
+def test_an_event_completed_in_one_process_is_done_in_another(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    claim = store.claim("evt_1", "t", None, 1)
+    assert claim.token is not None
+    assert store.complete("evt_1", claim.token, None, 1)
+
+    other = _claimer(path, ["evt_1", "evt_2"])
+    assert other.stdout is not None
+    assert other.stdout.readline().strip() == "done,claimed"
+    other.communicate("\n", timeout=30)
+
+
+def test_stores_on_one_file_in_one_process_share_their_claims(
+    tmp_path: Path,
+) -> None:
+    first = SqliteWebhookStore(tmp_path / "s.sqlite3")
+    second = SqliteWebhookStore(tmp_path / "." / "s.sqlite3")
+    claim = first.claim("evt_1", "t", None, 1)
+    assert claim.token is not None
+
+    assert second.claim("evt_1", "t", None, 1).state == "busy"
+    first.release("evt_1", claim.token)
+    assert second.claim("evt_1", "t", None, 1).state == "claimed"
+
+
+def test_ids_sharing_a_lock_keep_it_until_both_let_go(tmp_path: Path) -> None:
+    # Two ids whose claims lock the same byte of the lock file.
+    first_id, second_id = "evt_057a90088d31", "evt_ec6de9945e29"
+    assert zlib.crc32(first_id.encode()) == zlib.crc32(second_id.encode())
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    first = store.claim(first_id, "t", None, 1)
+    second = store.claim(second_id, "t", None, 1)
     assert first.token is not None and second.token is not None
-    assert not store.complete("evt_1", first.token, None, 1)
-    assert store.complete("evt_1", second.token, None, 1)
+
+    store.release(first_id, first.token)
+
+    # Another process still finds the second one held...
+    other = _claimer(path, [second_id])
+    assert other.stdout is not None
+    assert other.stdout.readline().strip() == "busy"
+    other.communicate("\n", timeout=30)
+    # ... and this one finds the first one free.
+    assert store.claim(first_id, "t", None, 1).state == "claimed"
+
+
+def test_a_store_of_schema_1_keeps_its_handled_events(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE events (
+            event_id TEXT NOT NULL PRIMARY KEY, event_type TEXT NOT NULL,
+            object_id TEXT, created INTEGER NOT NULL, status TEXT NOT NULL,
+            token TEXT NOT NULL, claimed_at REAL NOT NULL, finished_at REAL
+        ) WITHOUT ROWID;
+        CREATE TABLE objects (
+            object_id TEXT NOT NULL PRIMARY KEY, last_created INTEGER NOT NULL,
+            last_event_id TEXT NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO events VALUES
+            ('evt_done', 't', 'sub_1', 20, 'done', 'a', 1.0, 2.0),
+            ('evt_bare', 't', NULL, 30, 'done', 'b', 1.0, 2.0),
+            ('evt_running', 't', 'sub_1', 40, 'processing', 'c', 1.0, NULL);
+        INSERT INTO objects VALUES ('sub_1', 20, 'evt_done');
+        PRAGMA user_version = 1;
+        """)
+    old.close()
+
+    store = SqliteWebhookStore(path)
+
+    assert store.done_event_ids() == {"evt_done", "evt_bare"}
+    assert store.last_applied("sub_1") == 20
+    assert store.claim("evt_done", "t", "sub_1", 20).state == "done"
+    assert store.claim("evt_running", "t", "sub_1", 40).state == "claimed"
+
+
+def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    newer = sqlite3.connect(path)
+    newer.execute("PRAGMA user_version = 99")
+    newer.close()
+
+    with pytest.raises(RuntimeError, match="written by a newer contractgen"):
+        SqliteWebhookStore(path).status("evt_1")
 
 
 def test_concurrent_claims_of_one_event_are_won_once(tmp_path: Path) -> None:
@@ -161,27 +258,40 @@ def test_a_thread_keeps_one_connection_and_close_closes_them_all(
     store.close()
 
 
+_CLAIMER = textwrap.dedent("""
+    import sys
+    from generated._runtime.webhook_store import SqliteWebhookStore
+
+    store = SqliteWebhookStore(sys.argv[1])
+    states = [store.claim(event_id, "t", None, 1).state for event_id in sys.argv[2:]]
+    print(",".join(states), flush=True)
+    sys.stdin.readline()  # hold the claims until told to go
+    """)
+
+
+def _claimer(path: Path, event_ids: list[str]) -> subprocess.Popen[str]:
+    """A process that claims events, prints what it got, and holds on."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _CLAIMER, str(path), *event_ids],
+        env={"PYTHONPATH": ":".join(sys.path)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_concurrent_claims_from_processes_are_won_once(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
-    claimer = textwrap.dedent("""
-        import sys
-        from generated._runtime.webhook_store import SqliteWebhookStore
-
-        store = SqliteWebhookStore(sys.argv[1])
-        states = [store.claim(f"evt_{n}", "t", None, 1).state for n in range(50)]
-        print(",".join(states))
-        """)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", claimer, str(path)],
-            env={"PYTHONPATH": ":".join(sys.path)},
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    outputs = [process.communicate(timeout=60)[0] for process in processes]
+    event_ids = [f"evt_{n}" for n in range(50)]
+    processes = [_claimer(path, event_ids) for _ in range(4)]
+    # Every process answers before any lets go of its claims.
+    lines = []
+    for process in processes:
+        assert process.stdout is not None
+        lines.append(process.stdout.readline().strip())
+    for process in processes:
+        process.communicate("\n", timeout=60)
 
     assert [process.returncode for process in processes] == [0, 0, 0, 0]
-    per_event = zip(*(output.strip().split(",") for output in outputs), strict=True)
+    per_event = zip(*(line.split(",") for line in lines), strict=True)
     assert all(sorted(states) == ["busy"] * 3 + ["claimed"] for states in per_event)

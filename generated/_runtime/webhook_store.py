@@ -4,15 +4,16 @@
 Stripe delivers an event at least once: it retries until it gets a 2xx, and
 may deliver the same event more than once, even at the same time. The webhook
 endpoint (:mod:`.webhooks`) asks the store to *claim* an event before running
-its handler, and marks it *done* after the handler returns:
+its handler, and to *complete* it after the handler returns:
 
-- a claim is a row keyed by the event id under a unique constraint, so of two
-  concurrent deliveries of one event exactly one gets the claim;
-- a claim not finished within its lease (the process died mid-handler) may be
-  taken over by a later delivery, so no event is lost to a crash;
-- a handler that raises *releases* its claim, so Stripe's retry runs it again.
+- a claim is a lock on the event id held by the one delivery that runs the
+  handler; any other delivery of the event finds it *busy* meanwhile;
+- completing records the event as handled, which later deliveries find as
+  *done*, and lets go of the lock;
+- a handler that raises *releases* its claim, recording nothing, so Stripe's
+  retry runs it again.
 
-The store also keeps, per Stripe object id, the ``created`` time of the last
+The store also knows, per Stripe object id, the ``created`` time of the latest
 event applied to it, so a handler can tell that an event arrived after a newer
 one about the same object (Stripe does not promise order).
 
@@ -24,19 +25,29 @@ tests and single-process use. Any object with the methods of
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
-import secrets
 import sqlite3
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, NamedTuple, Protocol
 
 from .sqlite_connections import ThreadConnections
 
+try:
+    from fcntl import LOCK_EX, LOCK_NB, LOCK_UN
+    from fcntl import lockf as _lockf
+except ImportError:  # Windows: no POSIX record locks
+    _lockf = None  # type: ignore[assignment]
+    _LOCK_NOW = _UNLOCK = 0
+else:
+    _LOCK_NOW, _UNLOCK = LOCK_EX | LOCK_NB, LOCK_UN
+
 __all__ = [
-    "DEFAULT_LEASE_S",
     "Claim",
     "ClaimState",
     "EventStatus",
@@ -45,42 +56,13 @@ __all__ = [
     "WebhookStore",
 ]
 
-# How long a claim holds before another delivery may take the event over: a
-# handler still running after this long is taken for dead.
-DEFAULT_LEASE_S: Final = 300.0
+_logger = logging.getLogger("contractgen.webhooks")
 
 EventStatus = Literal["processing", "done"]
 
 # What claiming an event found: it is ours to handle, it was handled already,
 # or another delivery is handling it now.
 ClaimState = Literal["claimed", "done", "busy"]
-
-_SCHEMA_VERSION: Final = 1
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS events (
-    event_id    TEXT NOT NULL PRIMARY KEY,
-    event_type  TEXT NOT NULL,
-    object_id   TEXT,
-    created     INTEGER NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('processing', 'done')),
-    token       TEXT NOT NULL,
-    claimed_at  REAL NOT NULL,
-    finished_at REAL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS objects (
-    object_id     TEXT NOT NULL PRIMARY KEY,
-    last_created  INTEGER NOT NULL,
-    last_event_id TEXT NOT NULL
-) WITHOUT ROWID;
-"""
-
-_BUSY_TIMEOUT: Final = 30.0
-
-# RETURNING (SQLite 3.35) lets a claim read the object's last applied time
-# in its own statement; an older SQLite reads it in a second one.
-_RETURNING: Final = sqlite3.sqlite_version_info >= (3, 35, 0)
-_LAST_APPLIED: Final = "(SELECT last_created FROM objects WHERE object_id = ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +79,10 @@ class Claim:
     last_applied: int | None = None
 
 
+_DONE: Final = Claim("done")
+_BUSY: Final = Claim("busy")
+
+
 class WebhookStore(Protocol):
     """Where the webhook endpoint records which events it has handled."""
 
@@ -111,10 +97,9 @@ class WebhookStore(Protocol):
     def complete(
         self, event_id: str, token: str, object_id: str | None, created: int
     ) -> bool:
-        """Mark a claimed event done and record it as the object's latest.
+        """Record a claimed event as handled and as its object's latest.
 
-        ``False`` when the claim was no longer ours (its lease ran out and
-        another delivery took it over)."""
+        ``False`` when ``token`` is not a claim this store holds."""
         ...
 
     def release(self, event_id: str, token: str) -> None:
@@ -130,31 +115,214 @@ class WebhookStore(Protocol):
         ...
 
 
+# A claim's token never leaves the process that holds the claim, so a
+# counter tells claims apart as well as a random value would.
+_tokens = itertools.count(1)
+
+
 def _new_token() -> str:
-    return secrets.token_hex(8)
+    return str(next(_tokens))
+
+
+class _Held(NamedTuple):
+    token: str
+    event_type: str
+    offset: int
+
+
+def _offset(event_id: str) -> int:
+    # Fits any platform's file offsets, and spreads ids over 2**32 bytes.
+    return zlib.crc32(event_id.encode("utf-8"))
+
+
+class _ProcessClaims:
+    """The claims one process holds on one store, and their locks.
+
+    Within the process, a table of held event ids under a mutex decides which
+    thread has an event. Across processes, each held event also holds a POSIX
+    record lock on one byte of a lock file beside the store, at an offset
+    derived from the event id: the operating system drops a process's record
+    locks when it ends, however it ends, so an event whose handler died with
+    its process is free again for Stripe's next attempt, with no lease to
+    wait out. Two event ids may share an offset; holders count per offset, so
+    the lock goes only when this process's last claim on it does, and another
+    process sees a shared offset as busy until then (a 409, retried by Stripe).
+
+    Record locks belong to the process, not to a file descriptor, and closing
+    *any* descriptor of the file drops them all: so there is exactly one of
+    these per lock file per process (see :func:`_claims_for`), and its
+    descriptor stays open for the life of the process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._mutex = threading.Lock()
+        self._held: dict[str, _Held] = {}
+        self._holders: dict[int, int] = {}
+        self._fd = -1
+
+    def _descriptor(self) -> int:
+        if self._fd < 0:
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+    def take(self, event_id: str, event_type: str) -> str | None:
+        """A token for the event, or ``None`` when another delivery has it."""
+        offset = _offset(event_id)
+        with self._mutex:
+            if event_id in self._held:
+                return None
+            holders = self._holders.get(offset, 0)
+            if not holders and _lockf is not None:
+                try:
+                    _lockf(self._descriptor(), _LOCK_NOW, 1, offset)
+                except OSError:  # held by another process
+                    return None
+            self._holders[offset] = holders + 1
+            token = str(next(_tokens))
+            self._held[event_id] = _Held(token, event_type, offset)
+            return token
+
+    def held(self, event_id: str, token: str) -> _Held | None:
+        found = self._held.get(event_id)
+        return found if found is not None and found.token == token else None
+
+    def drop(self, event_id: str, token: str) -> None:
+        with self._mutex:
+            found = self._held.get(event_id)
+            if found is None or found.token != token:
+                return
+            del self._held[event_id]
+            offset = found.offset
+            holders = self._holders.pop(offset) - 1
+            if holders:
+                self._holders[offset] = holders
+            elif _lockf is not None:
+                _lockf(self._fd, _UNLOCK, 1, offset)
+
+    def busy(self, event_id: str) -> bool:
+        """Whether a delivery in this or another process holds the event."""
+        offset = _offset(event_id)
+        with self._mutex:
+            if event_id in self._held:
+                return True
+            if offset in self._holders or _lockf is None:
+                return False
+            # Take and give back the lock: failing to take it means another
+            # process holds it.
+            try:
+                _lockf(self._descriptor(), _LOCK_NOW, 1, offset)
+            except OSError:
+                return True
+            _lockf(self._fd, _UNLOCK, 1, offset)
+            return False
+
+    def forget_after_fork(self) -> None:
+        # A forked child holds none of its parent's record locks, and may have
+        # been forked while another thread held the mutex.
+        self._mutex = threading.Lock()
+        self._held.clear()
+        self._holders.clear()
+
+
+_CLAIMS: Final[dict[str, _ProcessClaims]] = {}
+_CLAIMS_MUTEX = threading.Lock()
+
+
+def _claims_for(lock_file: Path) -> _ProcessClaims:
+    key = os.path.realpath(lock_file)
+    with _CLAIMS_MUTEX:
+        claims = _CLAIMS.get(key)
+        if claims is None:
+            claims = _CLAIMS[key] = _ProcessClaims(lock_file)
+        return claims
+
+
+def _forget_claims_after_fork() -> None:
+    global _CLAIMS_MUTEX
+    _CLAIMS_MUTEX = threading.Lock()
+    for claims in _CLAIMS.values():
+        claims.forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_claims_after_fork)
+
+
+_SCHEMA_VERSION: Final = 2
+
+# One table, keyed by object, then time, then event. An event's object and
+# time come in the same signed payload as its id, so the three identify a
+# delivery's event as well as the id alone; keyed so, the row recording an
+# event sits beside its object's other events, and the object's latest is the
+# last key of its range. Recording an event writes one row of one B-tree, and
+# a claim answers both its questions with two seeks. `object_id` is '' for an
+# event without an object.
+_CREATE: Final = """
+CREATE TABLE IF NOT EXISTS handled (
+    object_id   TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    event_id    TEXT NOT NULL,
+    event_type  TEXT NOT NULL,
+    handled_at  REAL NOT NULL,
+    PRIMARY KEY (object_id, created, event_id)
+) WITHOUT ROWID
+"""
+
+# Schema 1 kept claims as rows: its done events carry over, and claims in
+# flight do not, since no process of the old runtime is running.
+_FROM_VERSION_1: Final = (
+    "INSERT OR IGNORE INTO handled SELECT coalesce(object_id, ''), created,"
+    " event_id, event_type, coalesce(finished_at, claimed_at)"
+    " FROM events WHERE status = 'done'",
+    "DROP TABLE events",
+    "DROP TABLE objects",
+)
+
+_CLAIM: Final = (
+    "SELECT EXISTS (SELECT 1 FROM handled"
+    " WHERE object_id = ?1 AND created = ?2 AND event_id = ?3),"
+    " (SELECT max(created) FROM handled WHERE object_id = ?1)"
+)
+_COMPLETE: Final = "INSERT INTO handled VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+
+_BUSY_TIMEOUT: Final = 30.0
 
 
 class SqliteWebhookStore:
     """A webhook store in one SQLite file, shared safely by threads and processes.
 
+    A claim reads the file and writes nothing; completing an event writes one
+    row in one autocommit statement: an event costs one commit. Claims are
+    record locks on a lock file beside the store (``<store>-claims``, see
+    :class:`_ProcessClaims`), dropped by the operating system when a process
+    dies: on a system without them (Windows) claims exclude each other only
+    within one process, and the store says so in a warning.
+
     Each thread gets its own connection, opened on its first operation with
-    its pragmas set once and kept for every operation after, so an event
-    costs a few statements and no connection setup; WAL mode lets readers run
-    beside the one writer, and the busy timeout queues writers from other
-    threads and processes. A thread's connection is closed when the thread
-    ends; :meth:`close` closes them all for an orderly shutdown (the store
-    stays usable: the next operation opens a new one), and nothing depends on
-    calling it. The file and its parent folders are created on first use,
-    readable by the owner only. The file holds event ids, types, object ids
-    and times: no payloads.
+    its pragmas set once and kept for every operation after; WAL mode lets
+    readers run beside the one writer, and the busy timeout queues writers
+    from other threads and processes. A thread's connection is closed when
+    the thread ends; :meth:`close` closes them all for an orderly shutdown
+    (the store stays usable: the next operation opens a new one), and nothing
+    depends on calling it. The files and their parent folders are created on
+    first use, readable by the owner only. The file holds event ids, types,
+    object ids and times: no payloads.
     """
 
-    def __init__(self, path: str | Path, *, lease_s: float = DEFAULT_LEASE_S) -> None:
+    def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
-        self._lease_s = lease_s
         self._ready = False
         self._ready_lock = threading.Lock()
         self._connections = ThreadConnections(self._path, _BUSY_TIMEOUT)
+        self._claims = _claims_for(self._path.with_name(self._path.name + "-claims"))
+        if _lockf is None:
+            _logger.warning(
+                "%s: this system has no POSIX record locks, so processes sharing "
+                "the webhook store may each run a duplicate delivery's handler; "
+                "serve webhooks from one process",
+                self._path,
+            )
 
     @property
     def path(self) -> Path:
@@ -182,171 +350,124 @@ class SqliteWebhookStore:
                 self._path, timeout=_BUSY_TIMEOUT, isolation_level=None
             )
             try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                (version,) = connection.execute("PRAGMA user_version").fetchone()
-                if version > _SCHEMA_VERSION:
-                    raise RuntimeError(
-                        f"the webhook store {self._path} was written by a newer "
-                        f"contractgen runtime (schema {version}, this runtime "
-                        f"reads {_SCHEMA_VERSION})"
-                    )
-                if version < _SCHEMA_VERSION:
-                    connection.executescript(
-                        f"BEGIN IMMEDIATE; {_SCHEMA}"
-                        f" PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
-                    )
+                self._create_or_upgrade(connection)
             finally:
                 connection.close()
             self._ready = True
+
+    def _create_or_upgrade(self, connection: sqlite3.Connection) -> None:
+        # Rows are tens of bytes and every event is a commit of its own, so a
+        # small page keeps each commit's write small. Only a new file takes
+        # the size, and only before its first write.
+        connection.execute("PRAGMA page_size = 1024")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            # Read in the transaction: another process may have just upgraded.
+            (version,) = connection.execute("PRAGMA user_version").fetchone()
+            if version > _SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"the webhook store {self._path} was written by a newer "
+                    f"contractgen runtime (schema {version}, this runtime "
+                    f"reads {_SCHEMA_VERSION})"
+                )
+            if version < _SCHEMA_VERSION:
+                connection.execute(_CREATE)
+                for statement in _FROM_VERSION_1 if version == 1 else ():
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
 
     def claim(
         self, event_id: str, event_type: str, object_id: str | None, created: int
     ) -> Claim:
         connection = self._connection()
-        while True:
-            token = _new_token()
-            now = time.time()
-            # The primary key makes this insert the one place a race is
-            # decided; it commits on its own (autocommit). With RETURNING it
-            # reads the object's last applied time in the same statement;
-            # fetchall() steps it to its end, so it has committed on return.
-            if _RETURNING:
-                rows = connection.execute(
-                    "INSERT INTO events (event_id, event_type, object_id, created,"
-                    " status, token, claimed_at) VALUES (?, ?, ?, ?, 'processing',"
-                    f" ?, ?) ON CONFLICT DO NOTHING RETURNING {_LAST_APPLIED}",
-                    (event_id, event_type, object_id, created, token, now, object_id),
-                ).fetchall()
-                if rows:
-                    last = rows[0][0]
-                    return Claim("claimed", token, None if last is None else int(last))
-            elif connection.execute(
-                "INSERT INTO events (event_id, event_type, object_id, created,"
-                " status, token, claimed_at) VALUES (?, ?, ?, ?, 'processing', ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (event_id, event_type, object_id, created, token, now),
-            ).rowcount:
-                return Claim("claimed", token, self._last_applied(object_id))
-            taken_over = connection.execute(
-                "UPDATE events SET token = ?, claimed_at = ? WHERE event_id = ?"
-                " AND status = 'processing' AND claimed_at < ?",
-                (token, now, event_id, now - self._lease_s),
-            ).rowcount
-            if taken_over:
-                return Claim("claimed", token, self._last_applied(object_id))
-            row = connection.execute(
-                "SELECT status FROM events WHERE event_id = ?", (event_id,)
+        token = self._claims.take(event_id, event_type)
+        if token is None:
+            return _BUSY
+        try:
+            # Read with the claim held: a delivery that completed the event
+            # wrote its row before it let go of the claim.
+            handled, last = connection.execute(
+                _CLAIM, (object_id or "", created, event_id)
             ).fetchone()
-            if row is not None:
-                return Claim("done" if row[0] == "done" else "busy")
-            # Released between the insert and the read: try again.
-
-    def _last_applied(self, object_id: str | None) -> int | None:
-        return None if object_id is None else self.last_applied(object_id)
+        except BaseException:
+            self._claims.drop(event_id, token)
+            raise
+        if handled:
+            self._claims.drop(event_id, token)
+            return _DONE
+        return Claim("claimed", token, None if object_id is None else last)
 
     def complete(
         self, event_id: str, token: str, object_id: str | None, created: int
     ) -> bool:
-        connection = self._connection()
-        done_at = time.time()
-        if object_id is None:
-            # One statement: atomic on its own.
-            return bool(
-                connection.execute(
-                    "UPDATE events SET status = 'done', finished_at = ?"
-                    " WHERE event_id = ? AND token = ? AND status = 'processing'",
-                    (done_at, event_id, token),
-                ).rowcount
-            )
-        connection.execute("BEGIN IMMEDIATE")
+        held = self._claims.held(event_id, token)
+        if held is None:
+            return False
         try:
-            updated = connection.execute(
-                "UPDATE events SET status = 'done', finished_at = ?"
-                " WHERE event_id = ? AND token = ? AND status = 'processing'",
-                (done_at, event_id, token),
-            ).rowcount
-            if updated:
-                connection.execute(
-                    "INSERT INTO objects VALUES (?, ?, ?) ON CONFLICT DO UPDATE"
-                    " SET last_created = excluded.last_created,"
-                    " last_event_id = excluded.last_event_id"
-                    " WHERE excluded.last_created >= objects.last_created",
-                    (object_id, created, event_id),
-                )
-            connection.execute("COMMIT")
-        except BaseException:
-            # The connection is kept: leave no transaction open on it.
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-        return bool(updated)
+            self._connection().execute(
+                _COMPLETE,
+                (object_id or "", created, event_id, held.event_type, time.time()),
+            )
+        finally:
+            self._claims.drop(event_id, token)
+        return True
 
     def release(self, event_id: str, token: str) -> None:
-        self._connection().execute(
-            "DELETE FROM events WHERE event_id = ? AND token = ?"
-            " AND status = 'processing'",
-            (event_id, token),
-        )
+        self._claims.drop(event_id, token)
 
     def last_applied(self, object_id: str) -> int | None:
-        row = (
+        (last,) = (
             self._connection()
             .execute(
-                "SELECT last_created FROM objects WHERE object_id = ?", (object_id,)
+                "SELECT max(created) FROM handled WHERE object_id = ?", (object_id,)
             )
             .fetchone()
         )
-        return None if row is None else int(row[0])
+        return None if last is None else int(last)
 
     def status(self, event_id: str) -> EventStatus | None:
+        # Looks an event up by its id alone, which the table is not keyed by:
+        # this reads the whole table, which suits audits and tests.
+        if self._claims.busy(event_id):
+            return "processing"
         row = (
             self._connection()
-            .execute("SELECT status FROM events WHERE event_id = ?", (event_id,))
+            .execute("SELECT 1 FROM handled WHERE event_id = ? LIMIT 1", (event_id,))
             .fetchone()
         )
-        if row is None:
-            return None
-        status: EventStatus = row[0]
-        return status
+        return None if row is None else "done"
 
     def done_event_ids(self) -> set[str]:
-        """Every event id marked done, for audits and tests."""
-        rows = (
-            self._connection()
-            .execute("SELECT event_id FROM events WHERE status = 'done'")
-            .fetchall()
-        )
+        """Every event id recorded as handled, for audits and tests."""
+        rows = self._connection().execute("SELECT event_id FROM handled").fetchall()
         return {row[0] for row in rows}
-
-
-@dataclass(slots=True)
-class _Entry:
-    status: EventStatus
-    token: str
-    claimed_at: float
 
 
 class MemoryWebhookStore:
     """A webhook store in memory: for tests and for one process."""
 
-    def __init__(self, *, lease_s: float = DEFAULT_LEASE_S) -> None:
-        self._lease_s = lease_s
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: dict[str, _Entry] = {}
+        self._claims: dict[str, tuple[str, str]] = {}  # id -> token, event type
+        self._done: set[str] = set()
         self._objects: dict[str, int] = {}
 
     def claim(
         self, event_id: str, event_type: str, object_id: str | None, created: int
     ) -> Claim:
-        now = time.monotonic()
         with self._lock:
-            entry = self._events.get(event_id)
-            if entry is not None and entry.status == "done":
-                return Claim("done")
-            if entry is not None and now - entry.claimed_at < self._lease_s:
-                return Claim("busy")
+            if event_id in self._done:
+                return _DONE
+            if event_id in self._claims:
+                return _BUSY
             token = _new_token()
-            self._events[event_id] = _Entry("processing", token, now)
+            self._claims[event_id] = (token, event_type)
             last = None if object_id is None else self._objects.get(object_id)
             return Claim("claimed", token, last)
 
@@ -354,10 +475,11 @@ class MemoryWebhookStore:
         self, event_id: str, token: str, object_id: str | None, created: int
     ) -> bool:
         with self._lock:
-            entry = self._events.get(event_id)
-            if entry is None or entry.token != token or entry.status == "done":
+            held = self._claims.get(event_id)
+            if held is None or held[0] != token:
                 return False
-            entry.status = "done"
+            del self._claims[event_id]
+            self._done.add(event_id)
             if object_id is not None:
                 last = self._objects.get(object_id)
                 if last is None or created >= last:
@@ -366,12 +488,9 @@ class MemoryWebhookStore:
 
     def release(self, event_id: str, token: str) -> None:
         with self._lock:
-            entry = self._events.get(event_id)
-            if entry is not None and (entry.token, entry.status) == (
-                token,
-                "processing",
-            ):
-                del self._events[event_id]
+            held = self._claims.get(event_id)
+            if held is not None and held[0] == token:
+                del self._claims[event_id]
 
     def last_applied(self, object_id: str) -> int | None:
         with self._lock:
@@ -379,10 +498,11 @@ class MemoryWebhookStore:
 
     def status(self, event_id: str) -> EventStatus | None:
         with self._lock:
-            entry = self._events.get(event_id)
-            return None if entry is None else entry.status
+            if event_id in self._done:
+                return "done"
+            return "processing" if event_id in self._claims else None
 
     def done_event_ids(self) -> set[str]:
-        """Every event id marked done, for audits and tests."""
+        """Every event id recorded as handled, for audits and tests."""
         with self._lock:
-            return {k for k, v in self._events.items() if v.status == "done"}
+            return set(self._done)

@@ -12,8 +12,8 @@ whatever web framework carries it. For each delivery it:
    into the event's generated model;
 4. claims the event id in the store (:mod:`.webhook_store`): a duplicate is
    answered 200 without running the handler again;
-5. runs the handler; it returning marks the event done (200), it raising
-   releases the claim (500) so that Stripe's retry runs it again.
+5. runs the handler; it returning records the event as handled (200), it
+   raising releases the claim (500) so that Stripe's retry runs it again.
 
 A rejected delivery answers 400 and runs nothing; an event type the endpoint
 is not subscribed to answers 200 and is ignored. Every delivery emits one
@@ -42,7 +42,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, TypeVar
@@ -52,11 +51,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
 )
+from pydantic_core import from_json
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import SettingsError
@@ -95,9 +94,14 @@ _STATUS: Final[dict[Outcome, int]] = {
     "busy": 409,
 }
 
-# The answer's body for each outcome without a reason, encoded once.
-_BODIES: Final[dict[Outcome, bytes]] = {
-    outcome: json.dumps({"outcome": outcome}).encode("utf-8") for outcome in _STATUS
+# A failed handler is an error; other refusals are warnings.
+_LEVEL: Final[dict[Outcome, int]] = {
+    outcome: (
+        logging.ERROR
+        if outcome == "failed"
+        else logging.WARNING if status >= 400 else logging.INFO
+    )
+    for outcome, status in _STATUS.items()
 }
 
 _DEFAULT_PORT: Final = 8000
@@ -163,13 +167,17 @@ class StripeEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    # Set by the endpoint after validation. A slot rather than a pydantic
+    # private attribute, which would cost every event a Python-level
+    # initialisation as long as its validation; unset until the endpoint
+    # sets it, and not carried by copies.
+    __slots__ = ("_last_applied",)
+
     id: str
     type: str
     created: int = Field(description="When the event was created, Unix seconds")
     livemode: bool = False
     api_version: str | None = None
-
-    _last_applied: int | None = PrivateAttr(default=None)
 
     @property
     def created_at(self) -> datetime:
@@ -178,19 +186,19 @@ class StripeEvent(BaseModel):
     @property
     def last_applied(self) -> int | None:
         """``created`` of the latest event applied to this event's object."""
-        return self._last_applied
+        return getattr(self, "_last_applied", None)
 
     @property
     def is_stale(self) -> bool:
         """Whether a newer event about the same object was applied already."""
-        return self._last_applied is not None and self._last_applied > self.created
+        last = self.last_applied
+        return last is not None and last > self.created
 
 
 E = TypeVar("E", bound=StripeEvent)
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
+class _Route(NamedTuple):
     model: type[StripeEvent]
     handler: Callable[[Any], object]
 
@@ -212,8 +220,7 @@ class HandlerRegistry:
         self, event_type: str
     ) -> tuple[type[StripeEvent], Callable[[Any], object]] | None:
         """The model and handler for an event type, if one is registered."""
-        found = self._routes.get(event_type)
-        return None if found is None else (found.model, found.handler)
+        return self._routes.get(event_type)
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -228,8 +235,14 @@ class WebhookResponse(NamedTuple):
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+# The answer to each outcome without a reason, built once.
+_ANSWERS: Final[dict[Outcome, WebhookResponse]] = {
+    outcome: WebhookResponse(status, json.dumps({"outcome": outcome}).encode())
+    for outcome, status in _STATUS.items()
+}
+
+
+class Delivery(NamedTuple):
     """What the endpoint learnt about one delivery, as logged."""
 
     outcome: Outcome
@@ -265,10 +278,15 @@ def _timestamp(header: str) -> int | None:
     header with several timestamps, or one that is not a plain ASCII number of
     sensible length, has none.
     """
-    values = [item[2:] for item in header.split(",") if item.startswith("t=")]
-    if len(values) != 1:
-        return None
-    value = values[0]
+    first, _, _ = header.partition(",")
+    if first.startswith("t=") and ",t=" not in header:
+        # The usual shape, `t=...,v1=...`: the first item is the only one.
+        value = first[2:]
+    else:
+        values = [item[2:] for item in header.split(",") if item.startswith("t=")]
+        if len(values) != 1:
+            return None
+        value = values[0]
     if not (value.isascii() and value.isdigit() and len(value) <= 12):
         return None
     return int(value)
@@ -330,7 +348,7 @@ class WebhookEndpoint:
             if len(body) > self._max_body_bytes:
                 raise _Rejected("body_too_large")
             text = self._verify(body, _signature_header(headers))
-            payload = self._parse(text, body)
+            payload = self._parse(text)
         except _Rejected as rejected:
             return Delivery("rejected", rejected.reason)
 
@@ -386,15 +404,16 @@ class WebhookEndpoint:
             return "bad_signature"
         return "expired_timestamp"
 
-    def _parse(self, text: str, body: bytes) -> dict[str, Any]:
+    def _parse(self, text: str) -> dict[str, Any]:
+        # The text parsed is the text verified, less a byte order mark (which
+        # JSON forbids but a body's bytes may begin with). pydantic-core's
+        # parser reads standard JSON as the json module does, in a third of
+        # the time, and refuses absurd nesting with a ValueError of its own.
+        if text[:1] == "\ufeff":
+            text = text[1:]
         try:
-            # json.loads(bytes) guesses the encoding from a BOM or NULs in
-            # the first bytes; only then do the bytes parse unlike the text.
-            if text[:1] == "\ufeff" or "\x00" in text[:2]:
-                payload = json.loads(body)
-            else:
-                payload = json.loads(text)
-        except (ValueError, RecursionError):  # RecursionError: absurd nesting
+            payload = from_json(text)
+        except ValueError:
             raise _Rejected("malformed_json") from None
         if not (
             isinstance(payload, dict)
@@ -413,25 +432,24 @@ class WebhookEndpoint:
         handler: Callable[[Any], object],
         object_id: str | None,
     ) -> Delivery:
-        seen = Delivery("duplicate", None, event.id, event.type, object_id)
-        deadline = time.monotonic() + self._busy_wait_s
-        pause = 0.005
-        while True:
-            claim = self._store.claim(event.id, event.type, object_id, event.created)
+        claim = self._store.claim(event.id, event.type, object_id, event.created)
+        deadline = pause = 0.0
+        while claim.token is None:
             if claim.state == "done":
-                return seen
-            if claim.token is not None:
-                break
+                return Delivery("duplicate", None, event.id, event.type, object_id)
             # Another delivery of this event is running its handler: wait for
             # it to finish (200) or fail (then this delivery runs it).
-            if time.monotonic() >= deadline:
+            if not deadline:
+                deadline, pause = time.monotonic() + self._busy_wait_s, 0.005
+            elif time.monotonic() >= deadline:
                 return Delivery("busy", "in_progress", event.id, event.type, object_id)
             time.sleep(pause)
             pause = min(pause * 2, 0.1)
+            claim = self._store.claim(event.id, event.type, object_id, event.created)
 
         token = claim.token
         if object_id is not None:
-            event._last_applied = claim.last_applied
+            object.__setattr__(event, "_last_applied", claim.last_applied)
         try:
             handler(event)
         except Exception as err:
@@ -444,26 +462,29 @@ class WebhookEndpoint:
                 object_id,
                 err,
             )
+        except BaseException:
+            # Interrupted, not failed: let go of the event for a later
+            # delivery, and let the interruption through.
+            self._store.release(event.id, token)
+            raise
         if not self._store.complete(event.id, token, object_id, event.created):
             logger.warning(
-                "webhook %s %s: the claim's lease ran out before its handler "
-                "returned; raise the store's lease",
+                "webhook %s %s: the store no longer held this delivery's claim, "
+                "so it recorded nothing",
                 event.type,
                 event.id,
             )
         return Delivery("processed", None, event.id, event.type, object_id)
 
     def _answer(self, delivery: Delivery, started: float) -> WebhookResponse:
-        status = _STATUS[delivery.outcome]
-        level = logging.INFO if status < 400 else logging.WARNING
-        if delivery.outcome == "failed":
-            level = logging.ERROR
+        outcome = delivery.outcome
+        status, level = _STATUS[outcome], _LEVEL[outcome]
         # The record is built only for a logger that will take it.
         if logger.isEnabledFor(level):
             self._log(delivery, status, level, started)
         if not delivery.reason:
-            return WebhookResponse(status, _BODIES[delivery.outcome])
-        answer = {"outcome": delivery.outcome, "reason": delivery.reason}
+            return _ANSWERS[outcome]
+        answer = {"outcome": outcome, "reason": delivery.reason}
         return WebhookResponse(status, json.dumps(answer).encode("utf-8"))
 
     @staticmethod
