@@ -300,6 +300,8 @@ class Workflow:
     steps: tuple[Step, ...]
     entry: str
     typing_imports: tuple[str, ...] = ()
+    # Functions of the workflow engine the step inputs call (`ran`, ...).
+    engine_functions: tuple[str, ...] = ()
 
     @property
     def function(self) -> str:

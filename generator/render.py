@@ -368,8 +368,7 @@ def _aggregate_header(version: str, capabilities: list[Capability]) -> str:
 def _workflow(workflow: Workflow, package: Package) -> str:
     engine = ["RetryPolicy"] if workflow.uses_retry else []
     engine += ["Run", "StepsBase", "WorkflowInfo", "WorkflowResult"]
-    if any("ran(" in value for s in workflow.steps for _, value in s.arguments):
-        engine.append("ran")
+    engine += workflow.engine_functions
     local = [
         "from ..capabilities import Capabilities",
         "from .._runtime.journal import Journal",
