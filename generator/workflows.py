@@ -689,7 +689,11 @@ class _WorkflowBuilder:
             parts.append(
                 _fstring_text(value[last : match.start()].replace("$${", "${"))
             )
-            source, _ = self._expression(match.group(1).strip(), attributes)
+            source, annotation = self._expression(match.group(1).strip(), attributes)
+            if annotation is not None and _base(annotation)[1]:
+                # An absent value writes no text rather than "None".
+                source = f"blank_if_none({source})"
+                self.engine_functions.add("blank_if_none")
             parts.append("{" + source + "}")
             last = match.end()
         parts.append(_fstring_text(value[last:].replace("$${", "${")))
