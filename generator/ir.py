@@ -286,6 +286,7 @@ class Step:
     on_failure: str | None
     retry: str | None  # Python source of a RetryPolicy, if any
     timeout: float | None
+    description: str | None  # the spec's, shown above the step's code
 
 
 @dataclass(frozen=True)

@@ -623,6 +623,7 @@ class _WorkflowBuilder:
             on_failure=step.on_failure,
             retry=retry,
             timeout=seconds(step.timeout) if step.timeout is not None else None,
+            description=(step.description or "").strip() or None,
         )
 
     def _value(

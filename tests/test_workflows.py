@@ -1,21 +1,27 @@
-"""Generated workflow code, run: what the steps' text says when a value is
-absent, in process and on Temporal.
+"""Generated workflow code: what the steps' text says when a value is absent,
+in process and on Temporal, and how a step's description is shown.
 
-The workflow below greets a customer: it creates the customer, texts them,
-then e-mails them; a failure to create the customer is e-mailed to ops. Its
-text interpolates an optional input, a nullable step output and error fields
-that a codeless error leaves empty. The capabilities are fakes that record
-what each call received, so the tests read the text each step was given.
+The greet workflow below creates a customer, texts them, then e-mails them; a
+failure to create the customer is e-mailed to ops. Its text interpolates an
+optional input, a nullable step output and error fields that a codeless
+error leaves empty. The capabilities are fakes that record what each call
+received, so the tests read the text each step was given.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import io
+import json
+import re
+import tokenize
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import black
 import pytest
 from pydantic import BaseModel
 from temporalio.client import Client
@@ -257,3 +263,98 @@ def test_temporal_workflows_blank_absent_values_in_text_too(
     assert failing.received["send_email"][0].subject == (
         "ProviderError at create-customer, code : the provider is down"
     )
+
+
+# Everything that could end a comment, reach a tool or break a line: quotes,
+# backslashes, line breaks of every kind, control characters, words tools
+# obey, template-like text, non-ASCII and lines far longer than 88 columns.
+HOSTILE = (
+    'Quotes \' " """ and \'\'\' end nothing """\n'
+    "A backslash at the end \\\n"
+    "fmt: off\n"
+    "# noqa\n"
+    "type: ignore\n"
+    "see #noqa: E501 and pylint: disable=all\n"
+    "\n"
+    "Tabs\tand a NUL\x00 and a bell\x07, then\r\nCRLF, a line\u2028separator, a"
+    "\x0cform feed\n"
+    "Non-ASCII: ünïcødé ☃ 漢字 “quoted”\n"
+    + " ".join(["word"] * 60)
+    + "\n}} {{ ${input.email} {% raw %} $${x}\n"
+    "ends with a backslash \\"
+)
+
+_DESCRIBED = """\
+workflowId: described
+version: '1'
+steps:
+  - id: charge
+    capability: stripe-create-customer
+%(description)s    inputs: {email: "${input.email}"}
+"""
+
+
+def _described(description: str | None) -> dict[str, str]:
+    line = (
+        "" if description is None else f"    description: {json.dumps(description)}\n"
+    )
+    return {**example_with(), "described.yaml": _DESCRIBED % {"description": line}}
+
+
+def _own_line_comments(source: str) -> list[str]:
+    """The indented comment lines: all but the header's."""
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    return [
+        token.line.rstrip("\n")
+        for token in tokens
+        if token.type == tokenize.COMMENT
+        and token.line.lstrip().startswith("#")
+        and token.start[1] > 0
+    ]
+
+
+def test_a_step_description_is_a_comment_above_the_step(generate: Generate) -> None:
+    tree = generate(
+        _described("Creates the customer.\nThen nothing else."), temporal=True
+    )
+    assert tree.ok, tree.diagnostics()
+
+    for path, pad in (("workflows/described.py", 12), ("temporal/described.py", 16)):
+        source = (tree.output / path).read_text("utf-8")
+        block = (
+            f'if current == "charge":\n'
+            f"{' ' * pad}# Creates the customer.\n"
+            f"{' ' * pad}# Then nothing else.\n"
+            f"{' ' * pad}steps.charge = "
+        )
+        assert source.count(block) == (2 if path.startswith("workflows") else 1)
+
+
+def test_a_hostile_step_description_stays_an_inert_comment(
+    generate: Generate,
+) -> None:
+    hostile = generate(_described(HOSTILE), temporal=True)
+    plain = generate(_described(None), temporal=True)
+    assert hostile.ok, hostile.diagnostics()
+
+    for path in ("workflows/described.py", "temporal/described.py"):
+        source = (hostile.output / path).read_text("utf-8")
+        without = (plain.output / path).read_text("utf-8")
+        without = without.replace(plain.package, hostile.package)
+        # Only comments were added: the code is the code without a description.
+        assert ast.dump(ast.parse(source)) == ast.dump(ast.parse(without))
+        assert black.format_str(source, mode=black.Mode()) == source
+        comments = _own_line_comments(source)
+        assert comments, path
+        for line in comments:
+            assert len(line) <= 88, line
+            # No tool reads any of it as an order.
+            assert not re.search(r"#\s*(fmt|type|noqa|pylint)\b", line, re.I), line
+        text = "\n".join(comments)
+        assert "ünïcødé ☃ 漢字 “quoted”" in text
+        assert "# `fmt`: off" in text and "# `type`: ignore" in text
+        assert "NUL\\x00 and a bell\\x07" in text
+        stripped = [line.strip() for line in comments]
+        assert {"# CRLF, a line", "# separator, a", "# form feed"} <= set(stripped)
+    hostile.module("workflows.described")
+    hostile.module("temporal.described")
