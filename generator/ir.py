@@ -286,6 +286,7 @@ class Step:
     on_failure: str | None
     retry: str | None  # Python source of a RetryPolicy, if any
     timeout: float | None
+    description: str | None  # the spec's, shown above the step's code
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,8 @@ class Workflow:
     steps: tuple[Step, ...]
     entry: str
     typing_imports: tuple[str, ...] = ()
+    # Functions of the workflow engine the step inputs call (`ran`, ...).
+    engine_functions: tuple[str, ...] = ()
 
     @property
     def function(self) -> str:

@@ -76,7 +76,7 @@ def class_name(*parts: str) -> str:
 # Names a generated workflow module binds besides its own: a workflow named
 # like one of them would shadow it.
 WORKFLOW_MODULE_NAMES = frozenset(
-    {"ran", "run", "steps", "current", "inputs", "caps", "WORKFLOW"}
+    {"ran", "blank_if_none", "run", "steps", "current", "inputs", "caps", "WORKFLOW"}
 )
 
 

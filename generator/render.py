@@ -3,8 +3,8 @@
 One template per kind of output file lives in `templates/`, with shared
 macros in `templates/helpers.jinja`. The environment is strict: an undefined
 name is an error, never an empty string. Text that came from a spec reaches
-the source only through the `pyrepr` and `docstring` filters, so a spec
-cannot inject code.
+the source only through the `pyrepr`, `docstring` and `comment` filters, so
+a spec cannot inject code.
 
 The generated package's runtime is plain Python kept under
 `templates/runtime/`; it is copied, not rendered, behind the same header.
@@ -25,7 +25,7 @@ from .manifest import templates_dir
 from .temporal import RUNTIME_MODULES as TEMPORAL_RUNTIME
 from .temporal import render_temporal
 
-__all__ = ["TEMPLATES_DIR", "docstring", "render_package"]
+__all__ = ["TEMPLATES_DIR", "comment", "docstring", "render_package"]
 
 
 TEMPLATES_DIR = templates_dir()
@@ -64,6 +64,43 @@ def docstring(text: str, indent: int = 0) -> str:
     if len(lines) > 1:
         body += "\n" + pad
     return f'"""{body}"""'
+
+
+# Words that make a comment an order to a tool wherever the comment stands:
+# black's `fmt: off`, mypy's `type: ignore`, ruff's `noqa`, pylint's
+# `pylint: disable=...`, coverage's `pragma: no cover` and their kin.
+_DIRECTIVE = re.compile(
+    r"\b(?:(?:fmt|yapf|type|mypy|ruff|flake8|isort|pyright|pylint|pytype|pragma)"
+    r"(?=\s*:)|noqa|nosec|pyre-[a-z]+)\b",
+    re.IGNORECASE,
+)
+
+
+def comment(text: str, indent: int = 0) -> str:
+    """`text` as `#` lines wrapped at 88 columns, for people and for no tool.
+
+    Each line of `text` starts a comment line; spaces of any kind become
+    plain spaces and other characters a comment cannot hold (control
+    characters, for one) their escapes. A word a tool would read as an order
+    is put in backquotes, so `fmt: off` in a step's description cannot stop
+    black formatting the file.
+    """
+    width = _WIDTH - indent - len("# ")
+    lines = []
+    for line in text.strip().splitlines():
+        line = "".join(
+            " " if char.isspace() else char if char.isprintable() else repr(char)[1:-1]
+            for char in line
+        )
+        line = _DIRECTIVE.sub(lambda m: f"`{m.group()}`", line).rstrip()
+        if len(line) > width:
+            lines += textwrap.wrap(
+                line, width, break_long_words=False, break_on_hyphens=False
+            )
+        else:
+            lines.append(line)
+    pad = " " * indent
+    return "\n".join(f"{pad}# {line}".rstrip() for line in lines)
 
 
 def pyrepr(value: object) -> str:
@@ -206,6 +243,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["pyrepr"] = pyrepr
     env.filters["docstring"] = docstring
+    env.filters["comment"] = comment
     env.filters["isort_names"] = isort_names
     env.filters["field_lines"] = field_lines
     env.filters["fit"] = fit
@@ -368,8 +406,7 @@ def _aggregate_header(version: str, capabilities: list[Capability]) -> str:
 def _workflow(workflow: Workflow, package: Package) -> str:
     engine = ["RetryPolicy"] if workflow.uses_retry else []
     engine += ["Run", "StepsBase", "WorkflowInfo", "WorkflowResult"]
-    if any("ran(" in value for s in workflow.steps for _, value in s.arguments):
-        engine.append("ran")
+    engine += workflow.engine_functions
     local = [
         "from ..capabilities import Capabilities",
         "from .._runtime.journal import Journal",

@@ -109,8 +109,7 @@ def _activity_imports(capabilities: list[Capability]) -> list[str]:
 
 def _workflow_imports(workflow: Workflow) -> list[str]:
     engine = ["RetryPolicy"] if workflow.uses_retry else []
-    if any("ran(" in value for s in workflow.steps for _, value in s.arguments):
-        engine.append("ran")
+    engine += workflow.engine_functions
     prefix = workflow.class_prefix
     names = sorted(
         ["WORKFLOW", workflow.input.name, f"{prefix}Result", f"{prefix}Steps"],

@@ -530,6 +530,8 @@ class _WorkflowBuilder:
     email_templates: Path | None
     uses: dict[str, list[_InputUse]] = field(default_factory=dict)
     typing_imports: set[str] = field(default_factory=set)
+    # What the step inputs call from the workflow engine, to import it.
+    engine_functions: set[str] = field(default_factory=set)
     # Inferred inputs: spec name → Python attribute, chosen before any is read.
     input_attributes: dict[str, str] = field(default_factory=dict)
 
@@ -547,9 +549,15 @@ class _WorkflowBuilder:
                 ("inputs",),
             )
             self.typing_imports |= builder.typing_imports
-        attributes = {f.spec_name: f for f in declared.fields} if declared else None
         if declared is None:
+            # Inferred inputs are typed before any step is built, so every
+            # expression that reads one knows whether it may be None.
             self._name_inferred_inputs()
+            self._collect_input_uses()
+            input_model = self._inferred_input(f"{prefix}Input")
+        else:
+            input_model = declared
+        attributes = {f.spec_name: f for f in input_model.fields}
 
         steps = []
         for i, step in enumerate(self.spec.steps):
@@ -565,7 +573,6 @@ class _WorkflowBuilder:
                 continue
             steps.append(self._step(i, step, capability, attributes))
 
-        input_model = declared or self._inferred_input(f"{prefix}Input")
         if sum(d.is_error for d in self.diagnostics.items) != errors_before:
             return None
         return Workflow(
@@ -579,6 +586,7 @@ class _WorkflowBuilder:
             steps=tuple(steps),
             entry=self.spec.entry or self.spec.steps[0].id,
             typing_imports=tuple(sorted(self.typing_imports)),
+            engine_functions=tuple(sorted(self.engine_functions)),
         )
 
     def _step(
@@ -586,7 +594,7 @@ class _WorkflowBuilder:
         index: int,
         step: StepSpec,
         capability: Capability,
-        attributes: dict[str, Field] | None,
+        attributes: dict[str, Field],
     ) -> Step:
         targets = {f.spec_name: f for f in capability.input.fields}
         if capability.provider == "email":
@@ -615,6 +623,7 @@ class _WorkflowBuilder:
             on_failure=step.on_failure,
             retry=retry,
             timeout=seconds(step.timeout) if step.timeout is not None else None,
+            description=(step.description or "").strip() or None,
         )
 
     def _value(
@@ -622,21 +631,19 @@ class _WorkflowBuilder:
         value: Any,
         target: str | None,
         at: NodePath,
-        attributes: dict[str, Field] | None,
+        attributes: dict[str, Field],
     ) -> str:
         """Python source for a step input value; checks it against `target`."""
         span = self.document.span(at)
         if isinstance(value, dict):
-            # A map of text (Stripe metadata) checks each value as text.
-            text_map = target is not None and _base(target)[0] == "dict[str, str]"
-            item_target = "str" if text_map else None
+            item_target = _item_target(target)
             items = ", ".join(
                 python_literal(k)
                 + ": "
                 + self._value(v, item_target, (*at, k), attributes)
                 for k, v in value.items()
             )
-            if not text_map:
+            if item_target is None:
                 self._check(value, "dict[str, Any]", target, span)
             return "{" + items + "}"
         if isinstance(value, list):
@@ -663,9 +670,7 @@ class _WorkflowBuilder:
             self._check(text, "str", target, span)
             return python_literal(text)
         if len(refs) == 1 and refs[0].whole:
-            source, annotation = self._expression(
-                refs[0].text, target, span, attributes
-            )
+            source, annotation = self._expression(refs[0].text, attributes)
             if (
                 annotation is not None
                 and target is not None
@@ -685,7 +690,11 @@ class _WorkflowBuilder:
             parts.append(
                 _fstring_text(value[last : match.start()].replace("$${", "${"))
             )
-            source, _ = self._expression(match.group(1).strip(), None, span, attributes)
+            source, annotation = self._expression(match.group(1).strip(), attributes)
+            if annotation is not None and _base(annotation)[1]:
+                # An absent value writes no text rather than "None".
+                source = f"blank_if_none({source})"
+                self.engine_functions.add("blank_if_none")
             parts.append("{" + source + "}")
             last = match.end()
         parts.append(_fstring_text(value[last:].replace("$${", "${")))
@@ -726,21 +735,15 @@ class _WorkflowBuilder:
         )
 
     def _expression(
-        self,
-        text: str,
-        target: str | None,
-        span: Span,
-        attributes: dict[str, Field] | None,
+        self, text: str, attributes: dict[str, Field]
     ) -> tuple[str, str | None]:
         """(Python source, its annotation) for one checked expression."""
         parts = text.split(".")
         if parts[0] == "input":
-            name = parts[1]
-            if attributes is not None:
-                declared = attributes[name]
-                return f"inputs.{declared.name}", declared.annotation
-            self.uses.setdefault(name, []).append(_InputUse(target, span))
-            return f"inputs.{self.input_attributes.get(name, '_')}", None
+            read = attributes.get(parts[1])
+            if read is None:  # an inferred input whose name clash was reported
+                return "inputs._", None
+            return f"inputs.{read.name}", read.annotation
         if parts[0] == "steps":
             producer = next(s for s in self.spec.steps if s.id == parts[1])
             capability = self.capabilities.get(producer.capability)
@@ -749,9 +752,23 @@ class _WorkflowBuilder:
             if capability is None:
                 return "None", None
             output = {f.spec_name: f for f in capability.output.fields}[parts[3]]
+            self.engine_functions.add("ran")
             return f"ran(steps.{attribute}).{output.name}", output.annotation
         annotation, attribute = _ERROR_TYPES[parts[1]]
         return f"run.error.{attribute}", annotation
+
+    def _collect_input_uses(self) -> None:
+        """Where each `${input.x}` flows, for typing the inferred inputs."""
+        for index, step in enumerate(self.spec.steps):
+            capability = self.capabilities.get(step.capability)
+            if capability is None or capability.provider == "custom":
+                continue  # reported by `build`
+            targets = {f.spec_name: f.annotation for f in capability.input.fields}
+            for name, value in step.inputs.items():
+                at = ("steps", index, "inputs", name)
+                for spec_name, target, where in _input_uses(value, targets[name], at):
+                    span = self.document.span(where)
+                    self.uses.setdefault(spec_name, []).append(_InputUse(target, span))
 
     def _name_inferred_inputs(self) -> None:
         used = sorted(
@@ -834,6 +851,32 @@ def email_templates(package: Package) -> Path | None:
         return None
     folder = dict(integration.settings).get("templatesDir")
     return package.root / folder if folder else None
+
+
+def _item_target(target: str | None) -> str | None:
+    """The type each value of a mapping must fit: text in a map of text (Stripe
+    metadata), anything in a free-form object."""
+    if target is not None and _base(target)[0] == "dict[str, str]":
+        return "str"
+    return None
+
+
+def _input_uses(
+    value: Any, target: str | None, at: NodePath
+) -> Iterator[tuple[str, str | None, NodePath]]:
+    """(input name, the type it must fit, where) for each `${input.x}` in a
+    step input value; inside text or a free-form value, any type fits."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _input_uses(item, _item_target(target), (*at, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _input_uses(item, None, (*at, i))
+    elif isinstance(value, str):
+        for ref in references(value, at):
+            parts = ref.text.split(".")
+            if parts[0] == "input":
+                yield parts[1], target if ref.whole else None, at
 
 
 def _literal_type(value: Any) -> str:

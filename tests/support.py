@@ -74,12 +74,16 @@ def write_specs(folder: Path, specs: dict[str, str] | Path) -> Path:
 
 
 def generate_tree(
-    folder: Path, specs: dict[str, str] | Path, *, write: bool = True
+    folder: Path,
+    specs: dict[str, str] | Path,
+    *,
+    write: bool = True,
+    temporal: bool = False,
 ) -> Generated:
     """Generate `specs` into `folder/<unique package>` and return the result."""
     package = f"gen_{next(_counter)}_{folder.name.replace('-', '_')}"
     specs_dir = write_specs(folder, specs)
-    config = Config(folder, specs_dir, folder / package, package, None)
+    config = Config(folder, specs_dir, folder / package, package, None, temporal)
     result = pipeline.build(config, cwd=folder)
     if write and result.ok:
         write_tree(result.files, config.output)

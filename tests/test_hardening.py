@@ -53,7 +53,7 @@ def test_workflow_ids_that_are_keywords_or_engine_names_get_safe_names(
     generate: Generate,
 ) -> None:
     specs = example_with()
-    for workflow_id in ("class", "ran"):
+    for workflow_id in ("class", "ran", "blank-if-none"):
         specs[f"{workflow_id}.yaml"] = (
             f"workflowId: {workflow_id}\nversion: '1'\nsteps:\n"
             "  - id: make\n    capability: stripe-create-customer\n"
@@ -63,6 +63,8 @@ def test_workflow_ids_that_are_keywords_or_engine_names_get_safe_names(
     assert tree.ok, tree.diagnostics()
     assert tree.module("workflows.class_").class_.__name__ == "class_"
     assert tree.module("workflows.ran_").ran_.__name__ == "ran_"
+    blank = tree.module("workflows.blank_if_none_")
+    assert blank.blank_if_none_.__name__ == "blank_if_none_"
 
 
 def test_inferred_inputs_whose_python_names_clash_are_reported(

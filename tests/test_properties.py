@@ -3,11 +3,13 @@ input yields diagnostics, never a traceback."""
 
 from __future__ import annotations
 
+import ast
 import keyword
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import black
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from generator import loader, names
 from generator.checker import check
 from generator.diagnostics import Diagnostics
+from generator.render import comment
 from tests.support import generate_tree
 
 _SETTINGS = settings(
@@ -160,3 +163,29 @@ def test_wrong_shapes_are_diagnosed(kind: str, body: Any) -> None:
     diagnostics = _diagnose(text)
     assert diagnostics.has_errors
     assert all(d.span is not None for d in diagnostics.items)
+
+
+# Any characters, with more of those that could break out of a comment.
+_DESCRIPTION_TEXT = st.lists(
+    st.one_of(
+        st.characters(exclude_categories=["Cs"]),
+        st.sampled_from(["\n", "\r\n", '"""', "\\", "# ", "fmt: off", "noqa", " "]),
+    ),
+    max_size=120,
+).map("".join)
+
+
+@_SETTINGS
+@given(_DESCRIPTION_TEXT)
+def test_any_text_becomes_comment_lines_that_black_keeps(text: str) -> None:
+    lines = comment(text, 4)
+    if not text.strip():
+        assert lines == ""
+        return
+    source = f"if ready:\n{lines}\n    go()\n"
+
+    assert ast.dump(ast.parse(source)) == ast.dump(ast.parse("if ready:\n    go()\n"))
+    assert black.format_str(source, mode=black.Mode()) == source
+    for line in lines.split("\n"):
+        assert line.startswith("    #")
+        assert len(line) <= 88 or " " not in line[len("    # ") :], line

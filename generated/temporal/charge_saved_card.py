@@ -81,6 +81,8 @@ class ChargeSavedCardWorkflow:
                 )
                 current = run.next("create-payment-intent", "notify-error")
             elif current == "create-payment-intent":
+                # Names the payment method here rather than at confirmation, which
+                # Stripe accepts either way.
                 steps.create_payment_intent = await run.step(
                     "create-payment-intent",
                     "stripe-create-payment-intent",

@@ -154,6 +154,8 @@ def charge_saved_card(
             )
             current = run.next("create-payment-intent", "notify-error")
         elif current == "create-payment-intent":
+            # Names the payment method here rather than at confirmation, which Stripe
+            # accepts either way.
             steps.create_payment_intent = run.step(
                 "create-payment-intent",
                 "stripe-create-payment-intent",
@@ -288,6 +290,8 @@ async def charge_saved_card_async(
             )
             current = run.next("create-payment-intent", "notify-error")
         elif current == "create-payment-intent":
+            # Names the payment method here rather than at confirmation, which Stripe
+            # accepts either way.
             steps.create_payment_intent = await run.step_async(
                 "create-payment-intent",
                 "stripe-create-payment-intent",

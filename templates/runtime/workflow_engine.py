@@ -88,6 +88,7 @@ __all__ = [
     "TraceOutcome",
     "WorkflowInfo",
     "WorkflowResult",
+    "blank_if_none",
     "logger",
     "ran",
     "sleep",
@@ -241,6 +242,17 @@ def ran(output: T | None) -> T:
             "the workflow compiler should have rejected this workflow"
         )
     return output
+
+
+def blank_if_none(value: object) -> str:
+    """The text an expression writes into a step's text: none for ``None``.
+
+    In ``"Hello ${input.name}!"`` an absent name writes ``"Hello !"``, as null
+    does in most template languages, rather than Python's ``"Hello None!"``.
+    The workflow compiler wraps only the expressions whose type allows
+    ``None``; any other value is formatted as an f-string formats it.
+    """
+    return "" if value is None else format(value)
 
 
 @dataclass(frozen=True, slots=True)
