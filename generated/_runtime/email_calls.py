@@ -18,6 +18,11 @@ does the rest, the same way for every e-mail capability:
    body, the subject and ``data`` are never logged; inputs are logged only as
    the spec's allow-list names them, and addresses are masked.
 
+The policies, the timed delivery, where the mapping happens and the log
+record are the course every provider's call takes (:mod:`.provider_calls`);
+here a call is timed from its first check, since rendering is part of what a
+send costs.
+
 Templates live in one folder and are found by name, which must match
 ``[a-z0-9][a-z0-9-]*`` so that a name can never leave the folder:
 
@@ -61,7 +66,6 @@ import re
 import smtplib
 import ssl
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,9 +79,9 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import errors
-from .calllog import Outcome, log_call
 from .context import CallContext
-from .policies import Policy, PolicyRequest, run_policies
+from .policies import Policy, run_policies
+from .provider_calls import ProviderCall
 
 __all__ = [
     "PROVIDER",
@@ -660,31 +664,37 @@ def _reply_text(text: bytes | str) -> str:
     return text
 
 
-def _log(
-    operation: EmailOperation,
-    inputs: Mapping[str, object],
-    context: CallContext | None,
-    *,
-    outcome: Outcome,
-    started: float,
-    result: Mapping[str, object] | None = None,
-    error: BaseException | None = None,
-) -> None:
-    log_call(
-        capability=operation.capability,
-        provider=PROVIDER,
-        operation=_OPERATION,
-        outcome=outcome,
-        duration_ms=(time.perf_counter() - started) * 1000.0,
-        context=context,
-        error=error,
-        inputs={name: inputs.get(name) for name in operation.log_inputs},
-        outputs=(
-            {name: result.get(name) for name in operation.log_outputs}
-            if result is not None
-            else {}
-        ),
-    )
+class _EmailCall(ProviderCall[dict[str, str]]):
+    """One send: its inputs, logged as the spec allows, and delivery errors."""
+
+    __slots__ = ("_inputs", "_operation")
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        operation: EmailOperation,
+        inputs: Mapping[str, object],
+        context: CallContext | None,
+    ) -> None:
+        super().__init__(operation.capability, _OPERATION, context)
+        self._operation = operation
+        self._inputs = inputs
+
+    def map_error(self, err: Exception) -> Exception:
+        return map_delivery_error(err, capability=self.capability, step=self.step)
+
+    def log_inputs(self) -> dict[str, object]:
+        names = self._operation.log_inputs
+        return {name: self._inputs.get(name) for name in names}
+
+    def log_outputs(self, result: dict[str, str]) -> dict[str, object]:
+        return {name: result.get(name) for name in self._operation.log_outputs}
+
+
+def _deliver(sender: EmailSender, message: EmailMessage) -> dict[str, str]:
+    sender.send(message)
+    return {"messageId": str(message["Message-ID"])}
 
 
 def send(
@@ -708,50 +718,26 @@ def send(
         sender = default_sender()
     if environment is None:
         environment = _EnvironmentSettings().environment
-    fail = _Failure(operation.capability, context.step_id if context else None)
-    started = time.perf_counter()
+    email_call = _EmailCall(operation, inputs, context)
+    fail = _Failure(operation.capability, email_call.step)
+    # Checking and rendering are part of what a send costs.
+    email_call.start_clock()
 
     try:
         request = _check(inputs, fail)
-        run_policies(
-            policies,
-            PolicyRequest(
-                capability=operation.capability,
-                provider=PROVIDER,
-                operation=_OPERATION,
-                params={"to": request.address, "template": request.template},
-                api_key_mode=None,
-                environment=environment,
-            ),
+        policy_request = email_call.policy_request(
+            {"to": request.address, "template": request.template},
+            api_key_mode=None,
+            environment=environment,
         )
+        run_policies(policies, policy_request)
         rendered = _render(request, sender.templates_dir, fail)
         message = _build(request, rendered, sender.from_address, fail)
-    except errors.PolicyDeniedError as denial:
-        denial.with_step(fail.step)
-        _log(
-            operation, inputs, context, outcome="denied", started=started, error=denial
-        )
-        raise
     except Exception as err:
-        _log(operation, inputs, context, outcome="failed", started=started, error=err)
+        email_call.log_unsent(err)
         raise
 
-    try:
-        sender.send(message)
-    except Exception as err:
-        raised = map_delivery_error(err, capability=fail.capability, step=fail.step)
-        _log(
-            operation, inputs, context, outcome="failed", started=started, error=raised
-        )
-        if raised is err:
-            raise
-        raise raised from err
-
-    result = {"messageId": str(message["Message-ID"])}
-    _log(
-        operation, inputs, context, outcome="succeeded", started=started, result=result
-    )
-    return result
+    return email_call.invoke(functools.partial(_deliver, sender, message))
 
 
 async def send_async(

@@ -15,6 +15,10 @@ engine does everything else, the same way for every capability:
 5. emit one log record through :mod:`.calllog`, whatever the outcome, with
    phone numbers masked and message bodies left out.
 
+Steps 2, 3 and 5 are the course every provider's call takes
+(:mod:`.provider_calls`); the sender, the client, the error mapping and the
+masking are Twilio's own and live here.
+
 twilio-python ships no type information, so this module is the typed
 boundary: generated code sees :class:`TwilioClient` and plain mappings,
 never the library's untyped objects.
@@ -36,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,9 +61,9 @@ from twilio.request_validator import (  # type: ignore[import-untyped]
 from twilio.rest import Client  # type: ignore[import-untyped]
 
 from . import errors
-from .calllog import Outcome, log_call
 from .context import CallContext
-from .policies import Policy, PolicyRequest, run_policies
+from .policies import Policy
+from .provider_calls import ProviderCall
 
 __all__ = [
     "E164_PATTERN",
@@ -311,124 +314,78 @@ def _is_twilio_failure(err: Exception) -> bool:
     return isinstance(err, TwilioException | requests.exceptions.RequestException)
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    client: TwilioClient
-    params: dict[str, str]
-
-
-def _prepare(
-    operation: TwilioOperation,
-    params: Mapping[str, str],
-    *,
-    client: TwilioClient | None,
-    context: CallContext | None,
-    policies: Sequence[Policy],
-    environment: str | None,
-) -> _Prepared:
-    """Resolve client, sender and environment, then run the policies.
-
-    A denial or a missing sender is logged and raised from here, before any
-    request exists.
-    """
-    if environment is None:
-        environment = (
-            default_settings().environment
-            if client is None
-            else _EnvironmentSettings().environment
-        )
-    if client is None:
-        client = default_client()
-    sent = dict(params)
-    if operation.sender is not None and operation.sender not in sent:
-        if client.from_number is None:
-            missing = errors.InvalidRequestError(
-                "no sender: set TWILIO_FROM or give the capability a 'from' input",
-                capability=operation.capability,
-                provider=PROVIDER,
-                code="missing_sender",
-                step=context.step_id if context else None,
-            )
-            _log(operation, sent, context, outcome="failed", error=missing)
-            raise missing
-        sent[operation.sender] = client.from_number
-
-    request = PolicyRequest(
-        capability=operation.capability,
-        provider=PROVIDER,
-        operation=operation.operation,
-        params=sent,
-        api_key_mode=None,
-        environment=environment,
-    )
-    try:
-        run_policies(policies, request)
-    except errors.PolicyDeniedError as denial:
-        denial.with_step(context.step_id if context else None)
-        _log(operation, sent, context, outcome="denied", error=denial)
-        raise
-    return _Prepared(client=client, params=sent)
-
-
 def _loggable(value: object) -> object:
     return mask_phone_numbers(value) if isinstance(value, str) else value
 
 
-def _log(
-    operation: TwilioOperation,
-    params: Mapping[str, str],
-    context: CallContext | None,
-    *,
-    outcome: Outcome,
-    duration_ms: float = 0.0,
-    result: Mapping[str, object] | None = None,
-    error: BaseException | None = None,
-) -> None:
-    log_call(
-        capability=operation.capability,
-        provider=PROVIDER,
-        operation=operation.operation,
-        outcome=outcome,
-        duration_ms=duration_ms,
-        context=context,
-        error=error,
-        inputs={name: _loggable(params.get(name)) for name in operation.log_inputs},
-        outputs=(
-            {name: _loggable(result.get(name)) for name in operation.log_outputs}
-            if result is not None
-            else {}
-        ),
-    )
+class _TwilioCall(ProviderCall[dict[str, object]]):
+    """One Twilio call: the keywords it sends, and Twilio's errors."""
 
+    __slots__ = ("_operation", "params")
 
-def _elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0
+    provider = PROVIDER
 
+    def __init__(
+        self,
+        operation: TwilioOperation,
+        params: Mapping[str, str],
+        context: CallContext | None,
+    ) -> None:
+        super().__init__(operation.capability, operation.operation, context)
+        self._operation = operation
+        self.params = dict(params)
 
-def _failed(
-    operation: TwilioOperation,
-    prepared: _Prepared,
-    context: CallContext | None,
-    started: float,
-    err: Exception,
-) -> Exception:
-    """Log a failed call and return the exception the caller should raise."""
-    raised: Exception = err
-    if _is_twilio_failure(err):
-        raised = map_twilio_error(
-            err,
-            capability=operation.capability,
-            step=context.step_id if context else None,
+    def prepare(
+        self,
+        *,
+        client: TwilioClient | None,
+        policies: Sequence[Policy],
+        environment: str | None,
+    ) -> TwilioClient:
+        """Resolve client, sender and environment, then run the policies.
+
+        A missing sender is logged and raised from here, before any request
+        exists.
+        """
+        if environment is None:
+            environment = (
+                default_settings().environment
+                if client is None
+                else _EnvironmentSettings().environment
+            )
+        if client is None:
+            client = default_client()
+        sender = self._operation.sender
+        if sender is not None and sender not in self.params:
+            if client.from_number is None:
+                missing = errors.InvalidRequestError(
+                    "no sender: set TWILIO_FROM or give the capability a 'from' input",
+                    capability=self.capability,
+                    provider=PROVIDER,
+                    code="missing_sender",
+                    step=self.step,
+                )
+                self.log_unsent(missing)
+                raise missing
+            self.params[sender] = client.from_number
+
+        self.check_policies(
+            policies, self.params, api_key_mode=None, environment=environment
         )
-    _log(
-        operation,
-        prepared.params,
-        context,
-        outcome="failed",
-        duration_ms=_elapsed_ms(started),
-        error=raised,
-    )
-    return raised
+        return client
+
+    def map_error(self, err: Exception) -> Exception:
+        if _is_twilio_failure(err):
+            return map_twilio_error(err, capability=self.capability, step=self.step)
+        return err
+
+    def log_inputs(self) -> dict[str, object]:
+        names = self._operation.log_inputs
+        return {name: _loggable(self.params.get(name)) for name in names}
+
+    def log_outputs(self, result: dict[str, object]) -> dict[str, object]:
+        names = self._operation.log_outputs
+        return {name: _loggable(result.get(name)) for name in names}
 
 
 def call(
@@ -449,35 +406,13 @@ def call(
     :class:`~.errors.CapabilityError`; any other exception is logged and
     propagates unchanged.
     """
-    prepared = _prepare(
-        operation,
-        params,
-        client=client,
-        context=context,
-        policies=policies,
-        environment=environment,
-    )
-
-    started = time.perf_counter()
-    try:
-        result = prepared.client.invoke(
-            operation.resource, operation.method, sid, prepared.params
+    twilio_call = _TwilioCall(operation, params, context)
+    sdk = twilio_call.prepare(client=client, policies=policies, environment=environment)
+    return twilio_call.invoke(
+        lambda: sdk.invoke(
+            operation.resource, operation.method, sid, twilio_call.params
         )
-    except Exception as err:
-        raised = _failed(operation, prepared, context, started, err)
-        if raised is err:
-            raise
-        raise raised from err
-
-    _log(
-        operation,
-        prepared.params,
-        context,
-        outcome="succeeded",
-        duration_ms=_elapsed_ms(started),
-        result=result,
     )
-    return result
 
 
 async def acall(
@@ -495,36 +430,10 @@ async def acall(
     twilio-python's own async mode needs a second, aiohttp-based client; the
     blocking client in a worker thread keeps one client per application.
     """
-    prepared = _prepare(
-        operation,
-        params,
-        client=client,
-        context=context,
-        policies=policies,
-        environment=environment,
-    )
-
-    started = time.perf_counter()
-    try:
-        result = await asyncio.to_thread(
-            prepared.client.invoke,
-            operation.resource,
-            operation.method,
-            sid,
-            prepared.params,
+    twilio_call = _TwilioCall(operation, params, context)
+    sdk = twilio_call.prepare(client=client, policies=policies, environment=environment)
+    return await twilio_call.ainvoke(
+        lambda: asyncio.to_thread(
+            sdk.invoke, operation.resource, operation.method, sid, twilio_call.params
         )
-    except Exception as err:
-        raised = _failed(operation, prepared, context, started, err)
-        if raised is err:
-            raise
-        raise raised from err
-
-    _log(
-        operation,
-        prepared.params,
-        context,
-        outcome="succeeded",
-        duration_ms=_elapsed_ms(started),
-        result=result,
     )
-    return result

@@ -24,13 +24,26 @@ from .context import CallContext
 from .errors import CapabilityError
 from .redaction import redact
 
-__all__ = ["LOGGER_NAME", "Outcome", "log_call", "logger"]
+__all__ = ["LOGGER_NAME", "Outcome", "is_logged", "log_call", "logger"]
 
 LOGGER_NAME: Final = "contractgen.calls"
 
 logger = logging.getLogger(LOGGER_NAME)
 
 Outcome = Literal["succeeded", "failed", "denied"]
+
+
+def is_logged(outcome: Outcome) -> bool:
+    """Whether the record of a call with ``outcome`` would be kept.
+
+    A caller that must work to gather a record's inputs and outputs asks
+    first, and skips that work when the record would be dropped.
+    """
+    return logger.isEnabledFor(_level(outcome))
+
+
+def _level(outcome: Outcome) -> int:
+    return logging.INFO if outcome == "succeeded" else logging.WARNING
 
 
 def log_call(
@@ -53,7 +66,7 @@ def log_call(
     names; they are redacted here. The provider request id is taken from
     ``error`` when it is a :class:`CapabilityError` that carries one.
     """
-    level = logging.INFO if outcome == "succeeded" else logging.WARNING
+    level = _level(outcome)
     if not logger.isEnabledFor(level):
         return  # the record would be dropped; build nothing
     error_type = type(error).__name__ if error is not None else None

@@ -24,6 +24,11 @@ for every capability:
 5. emit one log record through :mod:`.calllog`, whatever the outcome,
    naming the collection, owner and point ids, never a vector or payload.
 
+The policies, the timed call, where the mapping happens and the log record
+are the course every provider's call takes (:mod:`.provider_calls`); the
+checks, the store, the owner policy and the error mapping are Qdrant's own
+and live here.
+
 Settings come from the environment and ``.env``:
 
 ===========================  ============================================
@@ -42,7 +47,6 @@ import asyncio
 import functools
 import math
 import threading
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,9 +62,9 @@ from qdrant_client.http.exceptions import (
 )
 
 from . import errors
-from .calllog import Outcome, log_call
 from .context import CallContext
-from .policies import Policy, PolicyRequest, run_policies
+from .policies import Policy, PolicyRequest
+from .provider_calls import ProviderCall
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -516,12 +520,6 @@ def _is_qdrant_failure(err: Exception) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    store: QdrantStore
-    collection: Collection
-
-
 def _invalid(
     operation: QdrantOperation, context: CallContext | None, code: str, message: str
 ) -> errors.InvalidRequestError:
@@ -594,55 +592,100 @@ def _valid_point_id(point_id: PointId) -> bool:
     return True
 
 
-def _prepare(
-    operation: QdrantOperation,
-    request: QdrantRequest,
-    *,
-    store: QdrantStore | None,
-    context: CallContext | None,
-    policies: Sequence[Policy],
-    environment: str | None,
-) -> _Prepared:
-    """Check the request, resolve store and environment, run the policies.
+class _QdrantCall(ProviderCall[dict[str, object]]):
+    """One Qdrant call: its request, checked and logged, and Qdrant's errors."""
 
-    A bad request or a denial is logged and raised from here, before Qdrant
-    is called.
-    """
-    try:
-        collection = _checked(operation, request, context)
-    except errors.InvalidRequestError as invalid:
-        _log(operation, request, context, outcome="failed", error=invalid)
-        raise
-    if environment is None:
-        environment = (
-            default_settings().environment
-            if store is None
-            else _EnvironmentSettings().environment
+    __slots__ = ("_operation", "_request")
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        operation: QdrantOperation,
+        request: QdrantRequest,
+        context: CallContext | None,
+    ) -> None:
+        super().__init__(operation.capability, operation.operation, context)
+        self._operation = operation
+        self._request = request
+
+    def prepare(
+        self,
+        *,
+        store: QdrantStore | None,
+        policies: Sequence[Policy],
+        environment: str | None,
+    ) -> tuple[QdrantStore, Collection]:
+        """Check the request, resolve store and environment, run the policies.
+
+        A bad request is logged and raised from here, before Qdrant is
+        called.
+        """
+        try:
+            collection = _checked(self._operation, self._request, self.context)
+        except errors.InvalidRequestError as invalid:
+            self.log_unsent(invalid)
+            raise
+        if environment is None:
+            environment = (
+                default_settings().environment
+                if store is None
+                else _EnvironmentSettings().environment
+            )
+        if store is None:
+            store = default_store()
+
+        self.check_policies(
+            [OwnerPolicy(collection), *policies],
+            self._request.params(),
+            api_key_mode=None,
+            environment=environment,
         )
-    if store is None:
-        store = default_store()
+        return store, collection
 
-    policy_request = PolicyRequest(
-        capability=operation.capability,
-        provider=PROVIDER,
-        operation=operation.operation,
-        params=request.params(),
-        api_key_mode=None,
-        environment=environment,
-    )
-    try:
-        run_policies([OwnerPolicy(collection), *policies], policy_request)
-    except errors.PolicyDeniedError as denial:
-        denial.with_step(context.step_id if context else None)
-        _log(operation, request, context, outcome="denied", error=denial)
-        raise
-    return _Prepared(store=store, collection=collection)
+    def map_error(self, err: Exception) -> Exception:
+        if isinstance(err, OwnerConflictError):
+            # The store refuses in the owner policy's name: a denial, not a
+            # failure of Qdrant's.
+            return OwnerPolicy(err.collection).deny(
+                self.capability,
+                self.operation,
+                f"point {err.point_id} belongs to another owner",
+            )
+        if _is_qdrant_failure(err):
+            return map_qdrant_error(err, capability=self.capability, step=self.step)
+        return err
+
+    def log_inputs(self) -> dict[str, object]:
+        request = self._request
+        inputs: dict[str, object] = {
+            "collection": request.collection,
+            "owner": request.owner,
+        }
+        if request.point_id is not None:
+            inputs["id"] = str(request.point_id)
+        if request.ids is not None:
+            inputs["ids"] = [str(point_id) for point_id in request.ids]
+        if request.limit is not None:
+            inputs["limit"] = request.limit
+        return inputs
+
+    def log_outputs(self, result: dict[str, object]) -> dict[str, object]:
+        outputs: dict[str, object] = {}
+        if "status" in result:
+            outputs["status"] = result["status"]
+        hits = result.get("hits")
+        if isinstance(hits, list):
+            outputs["hits"] = len(hits)
+        return outputs
 
 
 def _invoke(
-    operation: QdrantOperation, prepared: _Prepared, request: QdrantRequest
+    operation: QdrantOperation,
+    request: QdrantRequest,
+    store: QdrantStore,
+    collection: Collection,
 ) -> dict[str, object]:
-    store, collection = prepared.store, prepared.collection
     vector, point_id, payload = request.vector, request.point_id, request.payload
     if operation.operation == "upsert":
         if vector is None or point_id is None or payload is None:
@@ -667,91 +710,6 @@ def _incomplete(operation: QdrantOperation) -> AssertionError:
     return AssertionError(f"{operation.capability}: the request lacks an input")
 
 
-def _log(
-    operation: QdrantOperation,
-    request: QdrantRequest,
-    context: CallContext | None,
-    *,
-    outcome: Outcome,
-    duration_ms: float = 0.0,
-    result: Mapping[str, object] | None = None,
-    error: BaseException | None = None,
-) -> None:
-    inputs: dict[str, object] = {
-        "collection": request.collection,
-        "owner": request.owner,
-    }
-    if request.point_id is not None:
-        inputs["id"] = str(request.point_id)
-    if request.ids is not None:
-        inputs["ids"] = [str(point_id) for point_id in request.ids]
-    if request.limit is not None:
-        inputs["limit"] = request.limit
-    outputs: dict[str, object] = {}
-    if result is not None and "status" in result:
-        outputs["status"] = result["status"]
-    hits = result.get("hits") if result is not None else None
-    if isinstance(hits, list):
-        outputs["hits"] = len(hits)
-    log_call(
-        capability=operation.capability,
-        provider=PROVIDER,
-        operation=operation.operation,
-        outcome=outcome,
-        duration_ms=duration_ms,
-        context=context,
-        error=error,
-        inputs=inputs,
-        outputs=outputs,
-    )
-
-
-def _elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0
-
-
-def _failed(
-    operation: QdrantOperation,
-    request: QdrantRequest,
-    context: CallContext | None,
-    started: float,
-    err: Exception,
-) -> Exception:
-    """Log a failed call and return the exception the caller should raise."""
-    if isinstance(err, OwnerConflictError):
-        denial = OwnerPolicy(err.collection).deny(
-            operation.capability,
-            operation.operation,
-            f"point {err.point_id} belongs to another owner",
-        )
-        denial.with_step(context.step_id if context else None)
-        _log(
-            operation,
-            request,
-            context,
-            outcome="denied",
-            duration_ms=_elapsed_ms(started),
-            error=denial,
-        )
-        return denial
-    raised: Exception = err
-    if _is_qdrant_failure(err):
-        raised = map_qdrant_error(
-            err,
-            capability=operation.capability,
-            step=context.step_id if context else None,
-        )
-    _log(
-        operation,
-        request,
-        context,
-        outcome="failed",
-        duration_ms=_elapsed_ms(started),
-        error=raised,
-    )
-    return raised
-
-
 def call(
     operation: QdrantOperation,
     request: QdrantRequest,
@@ -768,33 +726,11 @@ def call(
     :class:`~.errors.CapabilityError`; any other exception is logged and
     propagates unchanged.
     """
-    prepared = _prepare(
-        operation,
-        request,
-        store=store,
-        context=context,
-        policies=policies,
-        environment=environment,
+    qdrant_call = _QdrantCall(operation, request, context)
+    ready, collection = qdrant_call.prepare(
+        store=store, policies=policies, environment=environment
     )
-
-    started = time.perf_counter()
-    try:
-        result = _invoke(operation, prepared, request)
-    except Exception as err:
-        raised = _failed(operation, request, context, started, err)
-        if raised is err:
-            raise
-        raise raised from err
-
-    _log(
-        operation,
-        request,
-        context,
-        outcome="succeeded",
-        duration_ms=_elapsed_ms(started),
-        result=result,
-    )
-    return result
+    return qdrant_call.invoke(lambda: _invoke(operation, request, ready, collection))
 
 
 async def acall(
@@ -811,30 +747,10 @@ async def acall(
     The local mode has no asynchronous client of its own, so the blocking
     client runs in a worker thread; the store runs its calls one at a time.
     """
-    prepared = _prepare(
-        operation,
-        request,
-        store=store,
-        context=context,
-        policies=policies,
-        environment=environment,
+    qdrant_call = _QdrantCall(operation, request, context)
+    ready, collection = qdrant_call.prepare(
+        store=store, policies=policies, environment=environment
     )
-
-    started = time.perf_counter()
-    try:
-        result = await asyncio.to_thread(_invoke, operation, prepared, request)
-    except Exception as err:
-        raised = _failed(operation, request, context, started, err)
-        if raised is err:
-            raise
-        raise raised from err
-
-    _log(
-        operation,
-        request,
-        context,
-        outcome="succeeded",
-        duration_ms=_elapsed_ms(started),
-        result=result,
+    return await qdrant_call.ainvoke(
+        lambda: asyncio.to_thread(_invoke, operation, request, ready, collection)
     )
-    return result

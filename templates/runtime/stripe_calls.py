@@ -14,6 +14,11 @@ capability:
    Stripe's code, decline code and request id;
 5. emit one log record through :mod:`.calllog`, whatever the outcome.
 
+Steps 1, 3 and 5 are the course every provider's call takes
+(:mod:`.provider_calls`); what is Stripe's own lives here: settings, the
+client, idempotency keys, the error mapping, and which values of the params
+and the response may be logged.
+
 Settings come from the environment and ``.env``:
 
 ==============================  =========================================
@@ -29,9 +34,7 @@ Settings come from the environment and ``.env``:
 from __future__ import annotations
 
 import functools
-import logging
 import os
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -42,10 +45,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stripe import RequestOptions, StripeClient
 
 from . import errors
-from .calllog import Outcome, log_call, logger
 from .context import CallContext
 from .idempotency import key_for
-from .policies import ApiKeyMode, Policy, PolicyRequest, run_policies
+from .policies import ApiKeyMode, Policy
+from .provider_calls import ProviderCall
 
 __all__ = [
     "PROVIDER",
@@ -322,130 +325,69 @@ def _should_retry(err: stripe.StripeError) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    client: StripeClient
-    options: RequestOptions
-    idempotency_key: str | None
+class _StripeCall(ProviderCall[T]):
+    """One Stripe call: its params, read for the log, and Stripe's errors."""
 
+    __slots__ = ("_operation", "_params")
 
-def _prepare(
-    operation: StripeOperation,
-    params: Mapping[str, object],
-    *,
-    client: StripeClient | None,
-    idempotency_key: str | None,
-    context: CallContext | None,
-    policies: Sequence[Policy],
-    environment: str | None,
-) -> _Prepared:
-    """Resolve client and environment, run policies, build request options.
+    provider = PROVIDER
 
-    A denial is logged and raised from here, before any request exists.
-    """
-    if environment is None:
-        environment = (
-            default_settings().environment if client is None else _call_environment()
+    def __init__(
+        self,
+        operation: StripeOperation,
+        params: Mapping[str, object],
+        context: CallContext | None,
+    ) -> None:
+        super().__init__(operation.capability, operation.operation, context)
+        self._operation = operation
+        self._params = params
+
+    def prepare(
+        self,
+        *,
+        client: StripeClient | None,
+        idempotency_key: str | None,
+        policies: Sequence[Policy],
+        environment: str | None,
+    ) -> tuple[StripeClient, RequestOptions]:
+        """Resolve client and environment, run policies, build request options."""
+        if environment is None:
+            environment = (
+                default_settings().environment
+                if client is None
+                else _call_environment()
+            )
+        if client is None:
+            client = default_client()
+
+        self.check_policies(
+            policies,
+            self._params,
+            api_key_mode=client_api_key_mode(client),
+            environment=environment,
         )
-    if client is None:
-        client = default_client()
 
-    request = PolicyRequest(
-        capability=operation.capability,
-        provider=PROVIDER,
-        operation=operation.operation,
-        params=params,
-        api_key_mode=client_api_key_mode(client),
-        environment=environment,
-    )
-    try:
-        run_policies(policies, request)
-    except errors.PolicyDeniedError as denial:
-        denial.with_step(context.step_id if context else None)
-        _log(operation, params, context, outcome="denied", error=denial)
-        raise
+        # Reads are naturally idempotent and Stripe ignores keys on them.
+        if not self._operation.mutating:
+            return client, {}
+        self.idempotency_key = key_for(self.context, idempotency_key)
+        return client, {"idempotency_key": self.idempotency_key}
 
-    # Reads are naturally idempotent and Stripe ignores keys on them.
-    key = key_for(context, idempotency_key) if operation.mutating else None
-    options: RequestOptions = {} if key is None else {"idempotency_key": key}
-    return _Prepared(client=client, options=options, idempotency_key=key)
+    def map_error(self, err: Exception) -> Exception:
+        if isinstance(err, stripe.StripeError):
+            return map_stripe_error(err, capability=self.capability, step=self.step)
+        return err
 
+    def log_inputs(self) -> dict[str, object]:
+        return {path: read(self._params, path) for path in self._operation.log_inputs}
 
-def _log(
-    operation: StripeOperation,
-    params: Mapping[str, object],
-    context: CallContext | None,
-    *,
-    outcome: Outcome,
-    idempotency_key: str | None = None,
-    duration_ms: float = 0.0,
-    result: object = None,
-    error: BaseException | None = None,
-) -> None:
-    if not logger.isEnabledFor(_LOG_LEVELS[outcome]):
-        return  # log_call would drop the record: skip reading what it holds
-    log_call(
-        capability=operation.capability,
-        provider=PROVIDER,
-        operation=operation.operation,
-        outcome=outcome,
-        duration_ms=duration_ms,
-        context=context,
-        idempotency_key=idempotency_key,
-        request_id=_response_request_id(result),
-        error=error,
-        inputs={path: read(params, path) for path in operation.log_inputs},
-        outputs=(
-            {path: read(result, path) for path in operation.log_outputs}
-            if error is None
-            else {}
-        ),
-    )
+    def log_outputs(self, result: T) -> dict[str, object]:
+        return {path: read(result, path) for path in self._operation.log_outputs}
 
-
-_LOG_LEVELS = {
-    "succeeded": logging.INFO,
-    "failed": logging.WARNING,
-    "denied": logging.WARNING,
-}
-
-
-def _response_request_id(result: object) -> str | None:
-    if isinstance(result, stripe.StripeObject) and result.last_response is not None:
-        return result.last_response.request_id
-    return None
-
-
-def _elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0
-
-
-def _failed(
-    operation: StripeOperation,
-    params: Mapping[str, object],
-    context: CallContext | None,
-    prepared: _Prepared,
-    started: float,
-    err: Exception,
-) -> Exception:
-    """Log a failed call and return the exception the caller should raise."""
-    raised: Exception = err
-    if isinstance(err, stripe.StripeError):
-        raised = map_stripe_error(
-            err,
-            capability=operation.capability,
-            step=context.step_id if context else None,
-        )
-    _log(
-        operation,
-        params,
-        context,
-        outcome="failed",
-        idempotency_key=prepared.idempotency_key,
-        duration_ms=_elapsed_ms(started),
-        error=raised,
-    )
-    return raised
+    def request_id(self, result: T) -> str | None:
+        if isinstance(result, stripe.StripeObject) and result.last_response is not None:
+            return result.last_response.request_id
+        return None
 
 
 def call(
@@ -468,35 +410,14 @@ def call(
     :class:`~.errors.CapabilityError`; any other exception raised by
     ``invoke`` is logged and propagates unchanged.
     """
-    prepared = _prepare(
-        operation,
-        params,
+    stripe_call: _StripeCall[T] = _StripeCall(operation, params, context)
+    sdk, options = stripe_call.prepare(
         client=client,
         idempotency_key=idempotency_key,
-        context=context,
         policies=policies,
         environment=environment,
     )
-
-    started = time.perf_counter()
-    try:
-        result = invoke(prepared.client, prepared.options)
-    except Exception as err:
-        raised = _failed(operation, params, context, prepared, started, err)
-        if raised is err:
-            raise
-        raise raised from err
-
-    _log(
-        operation,
-        params,
-        context,
-        outcome="succeeded",
-        idempotency_key=prepared.idempotency_key,
-        duration_ms=_elapsed_ms(started),
-        result=result,
-    )
-    return result
+    return stripe_call.invoke(lambda: invoke(sdk, options))
 
 
 async def acall(
@@ -511,32 +432,11 @@ async def acall(
     environment: str | None = None,
 ) -> T:
     """The asynchronous form of :func:`call`, for ``*_async`` SDK methods."""
-    prepared = _prepare(
-        operation,
-        params,
+    stripe_call: _StripeCall[T] = _StripeCall(operation, params, context)
+    sdk, options = stripe_call.prepare(
         client=client,
         idempotency_key=idempotency_key,
-        context=context,
         policies=policies,
         environment=environment,
     )
-
-    started = time.perf_counter()
-    try:
-        result = await invoke(prepared.client, prepared.options)
-    except Exception as err:
-        raised = _failed(operation, params, context, prepared, started, err)
-        if raised is err:
-            raise
-        raise raised from err
-
-    _log(
-        operation,
-        params,
-        context,
-        outcome="succeeded",
-        idempotency_key=prepared.idempotency_key,
-        duration_ms=_elapsed_ms(started),
-        result=result,
-    )
-    return result
+    return await stripe_call.ainvoke(lambda: invoke(sdk, options))
