@@ -453,6 +453,43 @@ def test_a_token_from_a_store_on_another_file_completes_nothing(
 # --- paths ---------------------------------------------------------------------
 
 
+def test_a_store_reached_through_a_symlink_shares_the_claims_of_its_file(
+    tmp_path: Path,
+) -> None:
+    real = tmp_path / "s.sqlite3"
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(real)
+    direct = SqliteWebhookStore(real)
+    claim = direct.claim("evt_1", "t", None, 1)
+    assert claim.token is not None
+
+    linked = SqliteWebhookStore(link)
+    assert linked.claim("evt_1", "t", None, 1).state == "busy"
+    assert _in_child(lambda: linked.claim("evt_1", "t", None, 1).state) == "busy"
+    assert direct.complete("evt_1", claim.token, None, 1)
+    assert linked.claim("evt_1", "t", None, 1).state == "done"
+
+
+def test_a_store_named_by_a_relative_path_keeps_its_file_after_a_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    store = SqliteWebhookStore("s.sqlite3")
+    claim = store.claim("evt_1", "t", None, 1)
+    assert claim.token is not None
+    assert store.complete("evt_1", claim.token, None, 1)
+
+    monkeypatch.chdir(tmp_path / "b")
+    # A server's new worker thread opens its own connection to the store.
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        again = worker.submit(store.claim, "evt_1", "t", None, 1).result()
+
+    assert again.state == "done"
+    assert list((tmp_path / "b").iterdir()) == []
+
+
 def test_the_store_files_are_the_owners_alone_whatever_the_umask(
     tmp_path: Path,
 ) -> None:

@@ -311,7 +311,10 @@ class SqliteWebhookStore:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._path = Path(path)
+        # Resolved once, as SQLite resolves it: a relative path keeps naming
+        # the same file after the process changes directory, and a store
+        # reached through a symlink shares the lock file of the file itself.
+        self._path = Path(os.path.realpath(path))
         self._ready = False
         self._ready_lock = threading.Lock()
         self._connections = ThreadConnections(self._path, _BUSY_TIMEOUT)
