@@ -511,6 +511,24 @@ def test_the_store_files_are_the_owners_alone_whatever_the_umask(
     )
 
 
+def test_a_new_store_in_a_new_folder_knows_no_event_yet(tmp_path: Path) -> None:
+    store = SqliteWebhookStore(tmp_path / "new" / "s.sqlite3")
+
+    assert store.status("evt_1") is None
+
+
+def test_a_lock_file_that_cannot_be_opened_is_an_error_not_a_busy_event(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "s.sqlite3-claims").mkdir()
+    store = SqliteWebhookStore(tmp_path / "s.sqlite3")
+
+    with pytest.raises(IsADirectoryError):
+        store.claim("evt_1", "t", None, 1)
+    with pytest.raises(IsADirectoryError):
+        store.status("evt_1")
+
+
 # --- first use and upgrades -----------------------------------------------------
 
 

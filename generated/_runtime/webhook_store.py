@@ -25,6 +25,7 @@ tests and single-process use. Any object with the methods of
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
@@ -173,11 +174,8 @@ class _ProcessClaims:
             if event_id in self._held:
                 return None
             holders = self._holders.get(offset, 0)
-            if not holders and _lockf is not None:
-                try:
-                    _lockf(self._descriptor(), _LOCK_NOW, 1, offset)
-                except OSError:  # held by another process
-                    return None
+            if not holders and not self._lock(offset):
+                return None
             self._holders[offset] = holders + 1
             token = str(next(_tokens))
             self._held[event_id] = _Held(token, event_type, offset)
@@ -210,12 +208,26 @@ class _ProcessClaims:
                 return False
             # Take and give back the lock: failing to take it means another
             # process holds it.
-            try:
-                _lockf(self._descriptor(), _LOCK_NOW, 1, offset)
-            except OSError:
+            if not self._lock(offset):
                 return True
             _lockf(self._fd, _UNLOCK, 1, offset)
             return False
+
+    def _lock(self, offset: int) -> bool:
+        """Take the record lock at ``offset``; ``False`` when another process
+        holds it. Any other failure (the lock file cannot be opened, the
+        system has no locks left) is raised: answering *busy* to it would
+        turn every delivery away, silently and for good."""
+        if _lockf is None:
+            return True
+        descriptor = self._descriptor()
+        try:
+            _lockf(descriptor, _LOCK_NOW, 1, offset)
+        except OSError as err:
+            if err.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            raise
+        return True
 
     def forget_after_fork(self) -> None:
         # A forked child holds none of its parent's record locks, and may have
@@ -437,13 +449,12 @@ class SqliteWebhookStore:
     def status(self, event_id: str) -> EventStatus | None:
         # Looks an event up by its id alone, which the table is not keyed by:
         # this reads the whole table, which suits audits and tests.
+        connection = self._connection()  # creates the folder of the lock file
         if self._claims.busy(event_id):
             return "processing"
-        row = (
-            self._connection()
-            .execute("SELECT 1 FROM handled WHERE event_id = ? LIMIT 1", (event_id,))
-            .fetchone()
-        )
+        row = connection.execute(
+            "SELECT 1 FROM handled WHERE event_id = ? LIMIT 1", (event_id,)
+        ).fetchone()
         return None if row is None else "done"
 
     def done_event_ids(self) -> set[str]:
