@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -37,6 +38,7 @@ from generated._runtime.webhook_store import (
     WebhookStore,
 )
 from generated._runtime.webhooks import (
+    LOGGER_NAME,
     StripeEvent,
     WebhookEndpoint,
     WebhookResponse,
@@ -527,6 +529,64 @@ def test_a_lock_file_that_cannot_be_opened_is_an_error_not_a_busy_event(
         store.claim("evt_1", "t", None, 1)
     with pytest.raises(IsADirectoryError):
         store.status("evt_1")
+
+
+# --- the store failing under the endpoint ---------------------------------------
+
+
+def test_a_store_that_cannot_record_answers_500_and_keeps_no_claim(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    store.status("evt_1")
+    with contextlib.closing(sqlite3.connect(path)) as admin:
+        admin.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON handled"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    handler = Handler()
+    endpoint = _endpoint(store, handler)
+
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        answer = _deliver(endpoint, _payment())
+
+    # The handler ran but nothing says so: Stripe must deliver it again.
+    assert _outcome(answer) == (500, "failed", "store_failed")
+    [record] = [r for r in caplog.records if r.name == LOGGER_NAME]
+    assert record.contractgen["error_type"] == "IntegrityError"  # type: ignore[attr-defined]
+    assert store.status("evt_1") is None
+    other = _in_child(lambda: store.claim("evt_1", "t", "pi_1", CREATED).state)
+    assert other == "claimed"
+
+    with contextlib.closing(sqlite3.connect(path)) as admin:
+        admin.execute("DROP TRIGGER full")
+    assert _outcome(_deliver(endpoint, _payment()))[1] == "processed"
+    assert handler.runs == Counter({"evt_1": 2})
+
+
+def _newer_schema(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as newer:
+        newer.execute("PRAGMA user_version = 99")
+
+
+def _claims_folder(path: Path) -> None:
+    path.with_name(path.name + "-claims").mkdir()
+
+
+@pytest.mark.parametrize("spoil", [_newer_schema, _claims_folder])
+def test_a_store_that_cannot_claim_answers_500_and_runs_nothing(
+    tmp_path: Path, spoil: Callable[[Path], None]
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    spoil(path)
+    handler = Handler()
+    endpoint = _endpoint(SqliteWebhookStore(path), handler, busy_wait_s=0.05)
+
+    answer = _deliver(endpoint, _payment())
+
+    assert _outcome(answer) == (500, "failed", "store_failed")
+    assert handler.runs == Counter()
 
 
 # --- first use and upgrades -----------------------------------------------------
