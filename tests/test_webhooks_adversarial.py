@@ -718,7 +718,10 @@ def _nested(depth: int) -> dict[str, Any]:
         (_text(_payment("\udc00")), (400, "malformed_json")),
         (_text(_payment("evt_\ud83d\ude00")), (200, "processed")),
         (_text(_payment("")), (400, "malformed_event")),
+        (_text(_payment(created=10**30)), (400, "malformed_event")),
+        (_text(_payment(created=2**63)), (400, "malformed_event")),
         (_text(_payment(created=-1)), (200, "processed")),
+        (_text(_payment(created=253_402_300_800)), (400, "malformed_event")),
         (_text(_payment(created=float("nan"))), (400, "malformed_event")),
         (_text(_payment(created=True)), (400, "malformed_event")),
         (_text(_payment(created=1.7e9)), (400, "malformed_event")),
@@ -736,7 +739,10 @@ def _nested(depth: int) -> dict[str, Any]:
         "lone-low-surrogate",
         "surrogate-pair",
         "empty-id",
+        "created-beyond-64-bits",
+        "created-just-beyond-64-bits",
         "created-before-1970",
+        "created-after-9999",
         "created-nan",
         "created-bool",
         "created-float",
@@ -783,3 +789,30 @@ def test_a_body_that_is_not_utf8_is_refused_before_its_signature(
     answer = endpoint.handle(b'{"id": "\xff"}', header)
 
     assert _outcome(answer) == (400, "rejected", "body_not_utf8")
+
+
+@pytest.mark.parametrize(
+    ("signature", "reason"),
+    [
+        # Headers reach Python as latin-1 text; hmac.compare_digest raises
+        # TypeError on any non-ASCII string.
+        ("v1=\u00e9", "malformed_signature"),
+        ("v1=\u0660\u0661", "malformed_signature"),
+        ("v0=00,v1=ab\u00ff", "malformed_signature"),
+        ("v1=\x00", "bad_signature"),
+        ("v1", "bad_signature"),
+    ],
+    ids=["latin-1", "arabic-digits", "non-ascii-after-a-scheme", "nul", "no-value"],
+)
+def test_an_odd_signature_is_refused_not_raised(
+    tmp_path: Path, signature: str, reason: str
+) -> None:
+    handler = Handler()
+    endpoint = _endpoint(SqliteWebhookStore(tmp_path / "s.sqlite3"), handler)
+    body = json.dumps(_payment()).encode()
+    header = {"Stripe-Signature": f"t={int(time.time())},{signature}"}
+
+    answer = endpoint.handle(body, header)
+
+    assert _outcome(answer) == (400, "rejected", reason)
+    assert handler.runs == Counter()

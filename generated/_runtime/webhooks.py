@@ -109,6 +109,13 @@ _LEVEL: Final[dict[Outcome, int]] = {
 
 _DEFAULT_PORT: Final = 8000
 
+# The times an event's `created` may be: those `StripeEvent.created_at` can
+# tell, all of which the store can keep (SQLite integers are 64 bits).
+_CREATED_RANGE: Final = range(
+    int(datetime.min.replace(tzinfo=UTC).timestamp()),
+    int(datetime.max.replace(tzinfo=UTC).timestamp()),
+)
+
 
 class WebhookSettings(BaseSettings):
     """Webhook secret, store and port, read from the environment."""
@@ -380,7 +387,9 @@ class WebhookEndpoint:
         both take the text rather than decode the bytes again."""
         if not header:
             raise _Rejected("missing_signature")
-        timestamp = _timestamp(header)
+        # Stripe's header is ASCII; stripe-python compares signatures with
+        # hmac.compare_digest, which raises TypeError on any other text.
+        timestamp = _timestamp(header) if header.isascii() else None
         if timestamp is None:
             raise _Rejected("malformed_signature")
         try:
@@ -424,6 +433,7 @@ class WebhookEndpoint:
             and payload["id"] != ""
             and isinstance(payload.get("type"), str)
             and type(payload.get("created")) is int
+            and payload["created"] in _CREATED_RANGE
             and isinstance(payload.get("data", {}), dict)
         ):
             raise _Rejected("malformed_event")
