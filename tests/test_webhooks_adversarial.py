@@ -592,6 +592,55 @@ def test_a_store_that_cannot_claim_answers_500_and_runs_nothing(
 # --- first use and upgrades -----------------------------------------------------
 
 
+def test_a_new_store_waits_for_another_process_writing_its_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    path.touch(mode=0o600)
+    # Another process's first write holds the fresh file's write lock.
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    done = threading.Timer(0.2, other.execute, ["COMMIT"])
+    done.start()
+    try:
+        assert SqliteWebhookStore(path).status("evt_1") is None
+    finally:
+        done.join()
+        other.close()
+
+
+def test_processes_opening_a_new_store_at_once_all_get_answers(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    go = Gate()
+    reader, writer = os.pipe()
+
+    def first_use(n: int) -> None:
+        go.wait()
+        event_id = f"evt_{n % 2}"
+        try:
+            store = SqliteWebhookStore(path)
+            claim = store.claim(event_id, "t", None, 1)
+            if claim.token is not None:
+                store.complete(event_id, claim.token, None, 1)
+            said = claim.state
+        except Exception as err:
+            said = type(err).__name__
+        os.write(writer, f"{said}\n".encode())
+
+    children = [_spawn(lambda n=n: first_use(n)) for n in range(6)]
+    go.open(len(children))
+    codes = [_exit_code(pid) for pid in children]
+    os.close(writer)
+    with os.fdopen(reader) as lines:
+        states = Counter(lines.read().split())
+
+    assert codes == [0] * 6
+    assert set(states) <= {"claimed", "done", "busy"} and states["claimed"] >= 2
+    assert SqliteWebhookStore(path).done_event_ids() == {"evt_0", "evt_1"}
+
+
 _SCHEMA_1 = """
     CREATE TABLE events (
         event_id TEXT NOT NULL PRIMARY KEY, event_type TEXT NOT NULL,

@@ -301,6 +301,28 @@ _COMPLETE: Final = "INSERT INTO handled VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NO
 _BUSY_TIMEOUT: Final = 30.0
 
 
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the store file in WAL mode, waiting out other processes' locks.
+
+    A connection switching journal modes has read the file first, and SQLite
+    does not wait for a write lock wanted on top of a read (two connections
+    doing so would wait for each other for ever): processes opening a new
+    store file at once see "database is locked" here without any busy
+    timeout. So this waits, as the busy timeout would."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    pause = 0.001
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            busy = err.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class SqliteWebhookStore:
     """A webhook store in one SQLite file, shared safely by threads and processes.
 
@@ -375,7 +397,7 @@ class SqliteWebhookStore:
         # small page keeps each commit's write small. Only a new file takes
         # the size, and only before its first write.
         connection.execute("PRAGMA page_size = 1024")
-        connection.execute("PRAGMA journal_mode = WAL")
+        _use_wal(connection)
         connection.execute("BEGIN IMMEDIATE")
         try:
             # Read in the transaction: another process may have just upgraded.
