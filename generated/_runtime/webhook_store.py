@@ -25,6 +25,7 @@ tests and single-process use. Any object with the methods of
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
@@ -173,11 +174,8 @@ class _ProcessClaims:
             if event_id in self._held:
                 return None
             holders = self._holders.get(offset, 0)
-            if not holders and _lockf is not None:
-                try:
-                    _lockf(self._descriptor(), _LOCK_NOW, 1, offset)
-                except OSError:  # held by another process
-                    return None
+            if not holders and not self._lock(offset):
+                return None
             self._holders[offset] = holders + 1
             token = str(next(_tokens))
             self._held[event_id] = _Held(token, event_type, offset)
@@ -210,12 +208,26 @@ class _ProcessClaims:
                 return False
             # Take and give back the lock: failing to take it means another
             # process holds it.
-            try:
-                _lockf(self._descriptor(), _LOCK_NOW, 1, offset)
-            except OSError:
+            if not self._lock(offset):
                 return True
             _lockf(self._fd, _UNLOCK, 1, offset)
             return False
+
+    def _lock(self, offset: int) -> bool:
+        """Take the record lock at ``offset``; ``False`` when another process
+        holds it. Any other failure (the lock file cannot be opened, the
+        system has no locks left) is raised: answering *busy* to it would
+        turn every delivery away, silently and for good."""
+        if _lockf is None:
+            return True
+        descriptor = self._descriptor()
+        try:
+            _lockf(descriptor, _LOCK_NOW, 1, offset)
+        except OSError as err:
+            if err.errno in (errno.EACCES, errno.EAGAIN):
+                return False
+            raise
+        return True
 
     def forget_after_fork(self) -> None:
         # A forked child holds none of its parent's record locks, and may have
@@ -289,6 +301,28 @@ _COMPLETE: Final = "INSERT INTO handled VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NO
 _BUSY_TIMEOUT: Final = 30.0
 
 
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Put the store file in WAL mode, waiting out other processes' locks.
+
+    A connection switching journal modes has read the file first, and SQLite
+    does not wait for a write lock wanted on top of a read (two connections
+    doing so would wait for each other for ever): processes opening a new
+    store file at once see "database is locked" here without any busy
+    timeout. So this waits, as the busy timeout would."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    pause = 0.001
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            busy = err.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class SqliteWebhookStore:
     """A webhook store in one SQLite file, shared safely by threads and processes.
 
@@ -311,7 +345,10 @@ class SqliteWebhookStore:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self._path = Path(path)
+        # Resolved once, as SQLite resolves it: a relative path keeps naming
+        # the same file after the process changes directory, and a store
+        # reached through a symlink shares the lock file of the file itself.
+        self._path = Path(os.path.realpath(path))
         self._ready = False
         self._ready_lock = threading.Lock()
         self._connections = ThreadConnections(self._path, _BUSY_TIMEOUT)
@@ -360,7 +397,7 @@ class SqliteWebhookStore:
         # small page keeps each commit's write small. Only a new file takes
         # the size, and only before its first write.
         connection.execute("PRAGMA page_size = 1024")
-        connection.execute("PRAGMA journal_mode = WAL")
+        _use_wal(connection)
         connection.execute("BEGIN IMMEDIATE")
         try:
             # Read in the transaction: another process may have just upgraded.
@@ -434,13 +471,12 @@ class SqliteWebhookStore:
     def status(self, event_id: str) -> EventStatus | None:
         # Looks an event up by its id alone, which the table is not keyed by:
         # this reads the whole table, which suits audits and tests.
+        connection = self._connection()  # creates the folder of the lock file
         if self._claims.busy(event_id):
             return "processing"
-        row = (
-            self._connection()
-            .execute("SELECT 1 FROM handled WHERE event_id = ? LIMIT 1", (event_id,))
-            .fetchone()
-        )
+        row = connection.execute(
+            "SELECT 1 FROM handled WHERE event_id = ? LIMIT 1", (event_id,)
+        ).fetchone()
         return None if row is None else "done"
 
     def done_event_ids(self) -> set[str]:

@@ -15,6 +15,7 @@ whatever web framework carries it. For each delivery it:
    answered 200 without running the handler again;
 5. runs the handler; it returning records the event as handled (200), it
    raising releases the claim (500) so that Stripe's retry runs it again.
+   A store that fails to claim or to record is answered 500 too.
 
 A rejected delivery answers 400 and runs nothing; an event type the endpoint
 is not subscribed to answers 200 and is ignored. Every delivery emits one
@@ -39,6 +40,7 @@ Settings come from the environment and ``.env``:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -106,6 +108,13 @@ _LEVEL: Final[dict[Outcome, int]] = {
 }
 
 _DEFAULT_PORT: Final = 8000
+
+# The times an event's `created` may be: those `StripeEvent.created_at` can
+# tell, all of which the store can keep (SQLite integers are 64 bits).
+_CREATED_RANGE: Final = range(
+    int(datetime.min.replace(tzinfo=UTC).timestamp()),
+    int(datetime.max.replace(tzinfo=UTC).timestamp()),
+)
 
 
 class WebhookSettings(BaseSettings):
@@ -378,7 +387,9 @@ class WebhookEndpoint:
         both take the text rather than decode the bytes again."""
         if not header:
             raise _Rejected("missing_signature")
-        timestamp = _timestamp(header)
+        # Stripe's header is ASCII; stripe-python compares signatures with
+        # hmac.compare_digest, which raises TypeError on any other text.
+        timestamp = _timestamp(header) if header.isascii() else None
         if timestamp is None:
             raise _Rejected("malformed_signature")
         try:
@@ -422,6 +433,7 @@ class WebhookEndpoint:
             and payload["id"] != ""
             and isinstance(payload.get("type"), str)
             and type(payload.get("created")) is int
+            and payload["created"] in _CREATED_RANGE
             and isinstance(payload.get("data", {}), dict)
         ):
             raise _Rejected("malformed_event")
@@ -433,24 +445,18 @@ class WebhookEndpoint:
         handler: Callable[[Any], object],
         object_id: str | None,
     ) -> Delivery:
-        claim = self._store.claim(event.id, event.type, object_id, event.created)
-        deadline = pause = 0.0
-        while claim.token is None:
-            if claim.state == "done":
-                return Delivery("duplicate", None, event.id, event.type, object_id)
-            # Another delivery of this event is running its handler: wait for
-            # it to finish (200) or fail (then this delivery runs it).
-            if not deadline:
-                deadline, pause = time.monotonic() + self._busy_wait_s, 0.005
-            elif time.monotonic() >= deadline:
-                return Delivery("busy", "in_progress", event.id, event.type, object_id)
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
-            claim = self._store.claim(event.id, event.type, object_id, event.created)
+        try:
+            won = self._claim(event, object_id)
+        except Exception as err:
+            return Delivery(
+                "failed", "store_failed", event.id, event.type, object_id, err
+            )
+        if isinstance(won, Delivery):
+            return won
 
-        token = claim.token
+        token, last_applied = won
         if object_id is not None:
-            object.__setattr__(event, "_last_applied", claim.last_applied)
+            object.__setattr__(event, "_last_applied", last_applied)
         try:
             handler(event)
         except Exception as err:
@@ -468,7 +474,17 @@ class WebhookEndpoint:
             # delivery, and let the interruption through.
             self._store.release(event.id, token)
             raise
-        if not self._store.complete(event.id, token, object_id, event.created):
+        try:
+            completed = self._store.complete(event.id, token, object_id, event.created)
+        except Exception as err:
+            # Nothing says the handler ran: answer so that Stripe delivers the
+            # event again, and make sure the claim is not left behind.
+            with contextlib.suppress(Exception):
+                self._store.release(event.id, token)
+            return Delivery(
+                "failed", "store_failed", event.id, event.type, object_id, err
+            )
+        if not completed:
             logger.warning(
                 "webhook %s %s: the store no longer held this delivery's claim, "
                 "so it recorded nothing",
@@ -476,6 +492,27 @@ class WebhookEndpoint:
                 event.id,
             )
         return Delivery("processed", None, event.id, event.type, object_id)
+
+    def _claim(
+        self, event: StripeEvent, object_id: str | None
+    ) -> tuple[str, int | None] | Delivery:
+        """The token and last applied time of this delivery's claim on its
+        event, or the answer to the delivery when it gets none."""
+        claim = self._store.claim(event.id, event.type, object_id, event.created)
+        deadline = pause = 0.0
+        while claim.token is None:
+            if claim.state == "done":
+                return Delivery("duplicate", None, event.id, event.type, object_id)
+            # Another delivery of this event is running its handler: wait for
+            # it to finish (200) or fail (then this delivery runs it).
+            if not deadline:
+                deadline, pause = time.monotonic() + self._busy_wait_s, 0.005
+            elif time.monotonic() >= deadline:
+                return Delivery("busy", "in_progress", event.id, event.type, object_id)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+            claim = self._store.claim(event.id, event.type, object_id, event.created)
+        return claim.token, claim.last_applied
 
     def _answer(self, delivery: Delivery, started: float) -> WebhookResponse:
         outcome = delivery.outcome
