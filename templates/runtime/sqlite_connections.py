@@ -5,6 +5,13 @@ threads (a web server's workers, a workflow's timeout threads) and sometimes
 from several processes. Opening a connection for every operation costs far
 more than the operation (each last close of a WAL file also checkpoints it),
 so each thread keeps one connection, opened on first use.
+
+A process forked while it had a file open cannot use that file: SQLite keeps
+the bookkeeping of its file locks in the process's memory, which the fork
+copies, so the child's connections would take no locks of their own and the
+parent, closing its last connection, would delete the write-ahead log the
+child writes to. Such a child gets an error saying so on first use, rather
+than records that silently vanish.
 """
 
 from __future__ import annotations
@@ -65,6 +72,13 @@ class ThreadConnections:
         handle: _Handle | None = getattr(self._local, "handle", None)
         if handle is not None and handle.epoch == self._epoch:
             return handle.connection
+        if _OPEN_AT_FORK and os.path.realpath(self._path) in _OPEN_AT_FORK:
+            raise RuntimeError(
+                f"{self._path} was open in the parent process when this process "
+                "was forked, and SQLite cannot use a file across a fork: open it "
+                "first in the forked processes, or close it (the store's or "
+                "journal's close()) before forking"
+            )
         connection = sqlite3.connect(
             self._path,
             timeout=self._busy_timeout,
@@ -97,6 +111,8 @@ class ThreadConnections:
     def _forget_after_fork(self) -> None:
         # In a forked child: drop the parent's connections unclosed (closing
         # one could disturb the parent's locks), kept referenced for good.
+        if self._live:
+            _OPEN_AT_FORK.add(os.path.realpath(self._path))
         self._epoch += 1
         while self._live:
             _, finalizer = self._live.popitem()
@@ -107,6 +123,8 @@ class ThreadConnections:
 
 _ALL_CONNECTIONS: Final[weakref.WeakSet[ThreadConnections]] = weakref.WeakSet()
 _INHERITED: Final[list[sqlite3.Connection]] = []
+# The files this process's parent had open when it forked this process.
+_OPEN_AT_FORK: Final[set[str]] = set()
 
 
 def _after_fork_in_child() -> None:
