@@ -345,6 +345,11 @@ def main() -> None:
                 "`verify_header` + one SQLite insert, distinct events",
                 _rate(hooks["baseline"]),
             ),
+            (
+                "webhook endpoint `handle`, in-memory store (not a target)",
+                _rate(hooks["endpoint_in_memory"]),
+            ),
+            ("`verify_header` alone (not a target)", _rate(hooks["verify_only"])),
         ]
         targets += [
             Target(

@@ -48,7 +48,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, TypeVar
 
-import stripe
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -59,6 +58,10 @@ from pydantic import (
 )
 from pydantic_core import from_json
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Imported by name: stripe-python resolves `stripe.X` lazily, through an import
+# machinery lookup on every access.
+from stripe import SignatureVerificationError, WebhookSignature
 
 from .errors import SettingsError
 from .webhook_store import WebhookStore
@@ -398,10 +401,10 @@ class WebhookEndpoint:
         try:
             # The signature is over the UTF-8 text: stripe-python decodes a
             # bytes body exactly so, and takes a str as it is.
-            stripe.WebhookSignature.verify_header(
+            WebhookSignature.verify_header(
                 text, header, self._secret, tolerance=self._tolerance
             )
-        except stripe.SignatureVerificationError:
+        except SignatureVerificationError:
             raise _Rejected(self._why_not_verified(text, header)) from None
         if timestamp > self._clock() + self._tolerance:
             raise _Rejected("future_timestamp")
@@ -410,8 +413,8 @@ class WebhookEndpoint:
     def _why_not_verified(self, body: str, header: str) -> str:
         # Verified without the age check, a failed signature must be too old.
         try:
-            stripe.WebhookSignature.verify_header(body, header, self._secret)
-        except stripe.SignatureVerificationError:
+            WebhookSignature.verify_header(body, header, self._secret)
+        except SignatureVerificationError:
             return "bad_signature"
         return "expired_timestamp"
 
