@@ -34,6 +34,21 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SPECS = ROOT / "specs"
 CASES = ROOT.parent / "shared" / "cases"
 
+# The webhook store's tables as the first runtime wrote them, before claims
+# became record locks: stores of this schema are upgraded on first use.
+WEBHOOK_STORE_SCHEMA_1 = """
+    CREATE TABLE events (
+        event_id TEXT NOT NULL PRIMARY KEY, event_type TEXT NOT NULL,
+        object_id TEXT, created INTEGER NOT NULL, status TEXT NOT NULL,
+        token TEXT NOT NULL, claimed_at REAL NOT NULL, finished_at REAL
+    ) WITHOUT ROWID;
+    CREATE TABLE objects (
+        object_id TEXT NOT NULL PRIMARY KEY, last_created INTEGER NOT NULL,
+        last_event_id TEXT NOT NULL
+    ) WITHOUT ROWID;
+    PRAGMA user_version = 1;
+"""
+
 _counter = itertools.count()
 
 

@@ -46,6 +46,7 @@ from generated._runtime.webhooks import (
 )
 from generated.webhooks import WebhookRouter
 from generated.webhooks.app import EVENT_TYPES, MAX_BODY_BYTES, TOLERANCE_S
+from tests.support import WEBHOOK_STORE_SCHEMA_1
 
 SECRET = "whsec_contractgen_adversarial"
 CREATED = 1_700_000_000
@@ -654,20 +655,6 @@ def test_processes_opening_a_new_store_at_once_all_get_answers(
     assert SqliteWebhookStore(path).done_event_ids() == {"evt_0", "evt_1"}
 
 
-_SCHEMA_1 = """
-    CREATE TABLE events (
-        event_id TEXT NOT NULL PRIMARY KEY, event_type TEXT NOT NULL,
-        object_id TEXT, created INTEGER NOT NULL, status TEXT NOT NULL,
-        token TEXT NOT NULL, claimed_at REAL NOT NULL, finished_at REAL
-    ) WITHOUT ROWID;
-    CREATE TABLE objects (
-        object_id TEXT NOT NULL PRIMARY KEY, last_created INTEGER NOT NULL,
-        last_event_id TEXT NOT NULL
-    ) WITHOUT ROWID;
-    PRAGMA user_version = 1;
-"""
-
-
 def test_processes_upgrading_schema_1_at_once_keep_each_event_once(
     tmp_path: Path,
 ) -> None:
@@ -684,7 +671,7 @@ def test_processes_upgrading_schema_1_at_once_keep_each_event_once(
     ]
     old = sqlite3.connect(path)
     old.execute("PRAGMA journal_mode = WAL")
-    old.executescript(_SCHEMA_1)
+    old.executescript(WEBHOOK_STORE_SCHEMA_1)
     old.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
     old.execute("INSERT INTO objects VALUES ('sub_1', 20, 'evt_unfinished')")
     old.commit()

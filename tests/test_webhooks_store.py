@@ -19,6 +19,7 @@ from generated._runtime.webhook_store import (
     WebhookStore,
 )
 from generated._runtime.webhooks import WebhookSettings, load_settings
+from tests.support import WEBHOOK_STORE_SCHEMA_1
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -138,22 +139,13 @@ def test_ids_sharing_a_lock_keep_it_until_both_let_go(tmp_path: Path) -> None:
 def test_a_store_of_schema_1_keeps_its_handled_events(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     old = sqlite3.connect(path)
+    old.executescript(WEBHOOK_STORE_SCHEMA_1)
     old.executescript("""
-        CREATE TABLE events (
-            event_id TEXT NOT NULL PRIMARY KEY, event_type TEXT NOT NULL,
-            object_id TEXT, created INTEGER NOT NULL, status TEXT NOT NULL,
-            token TEXT NOT NULL, claimed_at REAL NOT NULL, finished_at REAL
-        ) WITHOUT ROWID;
-        CREATE TABLE objects (
-            object_id TEXT NOT NULL PRIMARY KEY, last_created INTEGER NOT NULL,
-            last_event_id TEXT NOT NULL
-        ) WITHOUT ROWID;
         INSERT INTO events VALUES
             ('evt_done', 't', 'sub_1', 20, 'done', 'a', 1.0, 2.0),
             ('evt_bare', 't', NULL, 30, 'done', 'b', 1.0, 2.0),
             ('evt_running', 't', 'sub_1', 40, 'processing', 'c', 1.0, NULL);
         INSERT INTO objects VALUES ('sub_1', 20, 'evt_done');
-        PRAGMA user_version = 1;
         """)
     old.close()
 

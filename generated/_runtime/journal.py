@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -46,7 +45,7 @@ from typing import Any, Final, Literal, Protocol
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .sqlite_connections import ThreadConnections
+from .sqlite_connections import ThreadConnections, prepare_file
 
 __all__ = [
     "DEFAULT_JOURNAL_PATH",
@@ -71,27 +70,37 @@ RunStatus = Literal["succeeded", "failed"]
 # file written by a newer one instead of misreading it.
 _SCHEMA_VERSION: Final = 1
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS steps (
-    workflow_id TEXT NOT NULL,
-    run_id      TEXT NOT NULL,
-    step_id     TEXT NOT NULL,
-    capability  TEXT NOT NULL,
-    outcome     TEXT NOT NULL CHECK (outcome IN ('succeeded', 'failed')),
-    attempts    INTEGER NOT NULL,
-    fingerprint TEXT NOT NULL,
-    payload     TEXT NOT NULL,
-    recorded_at TEXT NOT NULL,
-    PRIMARY KEY (workflow_id, run_id, step_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (
-    workflow_id TEXT NOT NULL,
-    run_id      TEXT NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('succeeded', 'failed')),
-    finished_at TEXT NOT NULL,
-    PRIMARY KEY (workflow_id, run_id)
-) WITHOUT ROWID;
-"""
+_TABLES: Final = (
+    """
+    CREATE TABLE IF NOT EXISTS steps (
+        workflow_id TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        step_id     TEXT NOT NULL,
+        capability  TEXT NOT NULL,
+        outcome     TEXT NOT NULL CHECK (outcome IN ('succeeded', 'failed')),
+        attempts    INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (workflow_id, run_id, step_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS runs (
+        workflow_id TEXT NOT NULL,
+        run_id      TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('succeeded', 'failed')),
+        finished_at TEXT NOT NULL,
+        PRIMARY KEY (workflow_id, run_id)
+    ) WITHOUT ROWID
+    """,
+)
+
+
+def _create_tables(connection: sqlite3.Connection, version: int) -> None:
+    for statement in _TABLES:
+        connection.execute(statement)
+
 
 # Seconds a connection waits for another writer before giving up; writes are
 # single small rows, so contention clears in milliseconds.
@@ -240,36 +249,19 @@ class SqliteJournal:
 
     def _prepare(self) -> None:
         # Creating the file, the tables and switching to WAL happens once per
-        # journal object; all three persist in the file itself.
+        # journal object; all three persist in the file itself. Outputs are
+        # kept as they are, a payment's client secret too, so the file is
+        # the owner's alone.
         with self._ready_lock:
             if self._ready:
                 return
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            # Outputs are kept as they are, a payment's client secret too, so
-            # the file is the owner's alone; SQLite gives its -wal and -shm
-            # files the same mode.
-            os.close(os.open(self._path, os.O_CREAT | os.O_WRONLY, 0o600))
-            connection = sqlite3.connect(
-                self._path, timeout=_BUSY_TIMEOUT, isolation_level=None
+            prepare_file(
+                self._path,
+                what="run journal",
+                schema_version=_SCHEMA_VERSION,
+                upgrade=_create_tables,
+                busy_timeout=_BUSY_TIMEOUT,
             )
-            try:
-                connection.execute("PRAGMA journal_mode=WAL")
-                (version,) = connection.execute("PRAGMA user_version").fetchone()
-                if version > _SCHEMA_VERSION:
-                    raise RuntimeError(
-                        f"the run journal {self._path} was written by a newer "
-                        f"contractgen runtime (schema {version}, this runtime "
-                        f"reads {_SCHEMA_VERSION})"
-                    )
-                if version < _SCHEMA_VERSION:
-                    # IMMEDIATE takes the write lock up front, so two processes
-                    # creating the file at once queue instead of deadlocking.
-                    connection.executescript(
-                        f"BEGIN IMMEDIATE; {_SCHEMA}"
-                        f" PRAGMA user_version = {_SCHEMA_VERSION}; COMMIT;"
-                    )
-            finally:
-                connection.close()
             self._ready = True
 
     def load(self, workflow_id: str, run_id: str) -> dict[str, JournalEntry]:

@@ -21,11 +21,84 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-__all__ = ["ThreadConnections"]
+__all__ = ["ThreadConnections", "prepare_file"]
+
+
+def prepare_file(
+    path: Path,
+    *,
+    what: str,
+    schema_version: int,
+    upgrade: Callable[[sqlite3.Connection, int], None],
+    busy_timeout: float,
+    page_size: int | None = None,
+) -> None:
+    """Create a store's file, or bring an older one up to ``schema_version``.
+
+    The file and its folders are created readable by the owner only (SQLite
+    gives its -wal and -shm files the same mode), put in WAL mode, and given
+    ``page_size`` when new. ``upgrade(connection, version)`` creates or
+    upgrades the tables from ``version`` (0: a new file) inside a write
+    transaction that also sets the new version, taken before the version is
+    read, so processes opening one file at once queue rather than both
+    upgrade. A file of a newer schema is refused, not misread; ``what``
+    names the store in that error.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        if page_size is not None:
+            # Only a new file takes it, and only before its first write.
+            connection.execute(f"PRAGMA page_size = {int(page_size)}")
+        _use_wal(connection, busy_timeout)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = connection.execute("PRAGMA user_version").fetchone()
+            if version > schema_version:
+                raise RuntimeError(
+                    f"the {what} {path} was written by a newer contractgen "
+                    f"runtime (schema {version}, this runtime reads "
+                    f"{schema_version})"
+                )
+            if version < schema_version:
+                upgrade(connection, version)
+                connection.execute(f"PRAGMA user_version = {int(schema_version)}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+    finally:
+        connection.close()
+
+
+def _use_wal(connection: sqlite3.Connection, busy_timeout: float) -> None:
+    """Put the file in WAL mode, waiting out other processes' locks.
+
+    A connection switching journal modes has read the file first, and SQLite
+    does not wait for a write lock wanted on top of a read (two connections
+    doing so would wait for each other for ever): processes opening a new
+    file at once see "database is locked" here without any busy timeout. So
+    this waits, as the busy timeout would."""
+    deadline = time.monotonic() + busy_timeout
+    pause = 0.001
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            busy = err.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 class _Handle:

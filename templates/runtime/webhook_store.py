@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, NamedTuple, Protocol
 
-from .sqlite_connections import ThreadConnections
+from .sqlite_connections import ThreadConnections, prepare_file
 
 try:
     from fcntl import LOCK_EX, LOCK_NB, LOCK_UN
@@ -290,6 +290,13 @@ _FROM_VERSION_1: Final = (
     "DROP TABLE objects",
 )
 
+
+def _upgrade(connection: sqlite3.Connection, version: int) -> None:
+    connection.execute(_CREATE)
+    for statement in _FROM_VERSION_1 if version == 1 else ():
+        connection.execute(statement)
+
+
 _CLAIM: Final = (
     "SELECT EXISTS (SELECT 1 FROM handled"
     " WHERE object_id = ?1 AND created = ?2 AND event_id = ?3),"
@@ -298,28 +305,6 @@ _CLAIM: Final = (
 _COMPLETE: Final = "INSERT INTO handled VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 
 _BUSY_TIMEOUT: Final = 30.0
-
-
-def _use_wal(connection: sqlite3.Connection) -> None:
-    """Put the store file in WAL mode, waiting out other processes' locks.
-
-    A connection switching journal modes has read the file first, and SQLite
-    does not wait for a write lock wanted on top of a read (two connections
-    doing so would wait for each other for ever): processes opening a new
-    store file at once see "database is locked" here without any busy
-    timeout. So this waits, as the busy timeout would."""
-    deadline = time.monotonic() + _BUSY_TIMEOUT
-    pause = 0.001
-    while True:
-        try:
-            connection.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as err:
-            busy = err.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
-            if not busy or time.monotonic() >= deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
 
 
 class SqliteWebhookStore:
@@ -380,43 +365,17 @@ class SqliteWebhookStore:
         with self._ready_lock:
             if self._ready:
                 return
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(self._path, os.O_CREAT | os.O_WRONLY, 0o600))
-            connection = sqlite3.connect(
-                self._path, timeout=_BUSY_TIMEOUT, isolation_level=None
+            prepare_file(
+                self._path,
+                what="webhook store",
+                schema_version=_SCHEMA_VERSION,
+                upgrade=_upgrade,
+                busy_timeout=_BUSY_TIMEOUT,
+                # Rows are tens of bytes and every event is a commit of its
+                # own, so a small page keeps each commit's write small.
+                page_size=1024,
             )
-            try:
-                self._create_or_upgrade(connection)
-            finally:
-                connection.close()
             self._ready = True
-
-    def _create_or_upgrade(self, connection: sqlite3.Connection) -> None:
-        # Rows are tens of bytes and every event is a commit of its own, so a
-        # small page keeps each commit's write small. Only a new file takes
-        # the size, and only before its first write.
-        connection.execute("PRAGMA page_size = 1024")
-        _use_wal(connection)
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            # Read in the transaction: another process may have just upgraded.
-            (version,) = connection.execute("PRAGMA user_version").fetchone()
-            if version > _SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"the webhook store {self._path} was written by a newer "
-                    f"contractgen runtime (schema {version}, this runtime "
-                    f"reads {_SCHEMA_VERSION})"
-                )
-            if version < _SCHEMA_VERSION:
-                connection.execute(_CREATE)
-                for statement in _FROM_VERSION_1 if version == 1 else ():
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
 
     def claim(
         self, event_id: str, event_type: str, object_id: str | None, created: int
