@@ -266,38 +266,6 @@ def test_diff_formats_match_the_diff_command() -> None:
     assert cli.DIFF_FORMATS == FORMATS
 
 
-# The Stripe engine keeps the parsed CONTRACTGEN_ENVIRONMENT of calls made with
-# a caller-built client while what it was read from is unchanged; any change
-# is seen by the next call, as when it was parsed on every call.
-
-
-def test_call_environment_follows_every_change(
-    isolated_settings: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from generated._runtime import stripe_calls
-
-    seen = stripe_calls._call_environment
-    assert seen() == "development"
-    dotenv = tmp_path / ".env"
-    dotenv.write_text("CONTRACTGEN_ENVIRONMENT=staging\n")
-    assert seen() == "staging"
-    dotenv.write_text("CONTRACTGEN_ENVIRONMENT=production\n")
-    assert seen() == "production"
-    monkeypatch.setenv("CONTRACTGEN_ENVIRONMENT", "ci")
-    assert seen() == "ci"
-    monkeypatch.delenv("CONTRACTGEN_ENVIRONMENT")
-    monkeypatch.setenv("contractgen_environment", "lower")  # matched in any case
-    assert seen() == "lower"
-    monkeypatch.delenv("contractgen_environment")
-    dotenv.unlink()
-    assert seen() == "development"
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / ".env").write_text("CONTRACTGEN_ENVIRONMENT=elsewhere\n")
-    monkeypatch.chdir(other)
-    assert seen() == "elsewhere"
-
-
 def test_call_log_is_built_only_when_it_is_emitted(
     isolated_settings: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

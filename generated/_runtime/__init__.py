@@ -2,6 +2,7 @@
 """Runtime support shared by the generated capability wrappers and workflows.
 
 These modules are copied verbatim into the generated package; they hold the
-error tree, call context, idempotency keys, policies, call logging and the
-provider execution engines, so the generated code itself stays declarative.
+error tree, call context, idempotency keys, policies and the deployment
+environment they see, call logging and the provider execution engines, so the
+generated code itself stays declarative.
 """

@@ -64,6 +64,7 @@ from qdrant_client.http.exceptions import (
 
 from . import errors
 from .context import CallContext
+from .deployment import deployment_environment
 from .policies import Policy, PolicyRequest
 from .provider_calls import ProviderCall
 
@@ -91,8 +92,6 @@ PROVIDER = "qdrant"
 
 # Hits a search returns when the capability has no `limit` input.
 DEFAULT_LIMIT = 10
-
-_DEFAULT_ENVIRONMENT = "development"
 
 PointId = int | str
 
@@ -167,18 +166,6 @@ class QdrantSettings(BaseSettings):
     url: str | None = Field(default=None, validation_alias="QDRANT_URL")
     api_key: SecretStr | None = Field(default=None, validation_alias="QDRANT_API_KEY")
     timeout: int = Field(default=30, gt=0, validation_alias="QDRANT_TIMEOUT")
-    environment: str = Field(
-        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
-    )
-
-
-class _EnvironmentSettings(BaseSettings):
-    # The environment alone, for calls made with a caller-built store.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    environment: str = Field(
-        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
-    )
 
 
 class CollectionMismatchError(ValueError):
@@ -628,11 +615,7 @@ class _QdrantCall(ProviderCall[dict[str, object]]):
             self.log_unsent(invalid)
             raise
         if environment is None:
-            environment = (
-                default_settings().environment
-                if store is None
-                else _EnvironmentSettings().environment
-            )
+            environment = deployment_environment()
         if store is None:
             store = default_store()
 

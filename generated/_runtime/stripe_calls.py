@@ -35,7 +35,6 @@ Settings come from the environment and ``.env``:
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -47,6 +46,7 @@ from stripe import RequestOptions, StripeClient
 
 from . import errors
 from .context import CallContext
+from .deployment import deployment_environment
 from .idempotency import key_for
 from .policies import ApiKeyMode, Policy
 from .provider_calls import ProviderCall
@@ -72,8 +72,6 @@ PROVIDER = "stripe"
 
 T = TypeVar("T")
 
-_DEFAULT_ENVIRONMENT = "development"
-
 
 class StripeSettings(BaseSettings):
     """Stripe credentials and client options, read from the environment."""
@@ -94,76 +92,6 @@ class StripeSettings(BaseSettings):
     max_network_retries: int = Field(
         default=2, ge=0, validation_alias="STRIPE_MAX_NETWORK_RETRIES"
     )
-    environment: str = Field(
-        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
-    )
-
-
-class _EnvironmentSettings(BaseSettings):
-    # The environment alone, for calls made with a caller-built client, where
-    # requiring STRIPE_SECRET_KEY just to learn the environment would be wrong.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    environment: str = Field(
-        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
-    )
-
-
-# What `_EnvironmentSettings()` reads: the variable, matched in any case as
-# pydantic-settings matches names, and the `.env` file of the working folder.
-_ENVIRONMENT_NAME = "contractgen_environment"
-_ENVIRONMENT_NAME_BYTES = _ENVIRONMENT_NAME.encode()
-_environment_memo: tuple[object, str] | None = None
-
-
-def _environment_inputs() -> object:
-    # os.environ's own store, scanned without decoding every variable.
-    data = getattr(os.environ, "_data", None)
-    if isinstance(data, dict):
-        found = [
-            (key, value)
-            for key, value in data.items()
-            if key.lower()
-            == (
-                _ENVIRONMENT_NAME_BYTES if isinstance(key, bytes) else _ENVIRONMENT_NAME
-            )
-        ]
-    else:  # pragma: no cover - not CPython
-        found = [
-            (key, value)
-            for key, value in os.environ.items()
-            if key.lower() == _ENVIRONMENT_NAME
-        ]
-    try:
-        info = os.stat(".env")
-        dotenv: object = (
-            os.getcwd(),
-            info.st_dev,
-            info.st_ino,
-            info.st_size,
-            info.st_mtime_ns,
-            info.st_ctime_ns,
-        )
-    except OSError:
-        dotenv = os.getcwd() if os.path.lexists(".env") else None
-    return (tuple(found), dotenv)
-
-
-def _call_environment() -> str:
-    """``CONTRACTGEN_ENVIRONMENT`` for a call made with a caller-built client.
-
-    Read on every call, since the environment or ``.env`` may change while a
-    process runs; parsing the settings costs more than the rest of the call's
-    overhead, so the value is kept while what it was read from is unchanged.
-    """
-    global _environment_memo
-    inputs = _environment_inputs()
-    memo = _environment_memo
-    if memo is not None and memo[0] == inputs:
-        return memo[1]
-    environment = _EnvironmentSettings().environment
-    _environment_memo = (inputs, environment)
-    return environment
 
 
 def build_client(settings: StripeSettings) -> StripeClient:
@@ -353,11 +281,7 @@ class _StripeCall(ProviderCall[T]):
     ) -> tuple[StripeClient, RequestOptions]:
         """Resolve client and environment, run policies, build request options."""
         if environment is None:
-            environment = (
-                default_settings().environment
-                if client is None
-                else _call_environment()
-            )
+            environment = deployment_environment()
         if client is None:
             client = default_client()
 

@@ -62,6 +62,7 @@ from twilio.rest import Client  # type: ignore[import-untyped]
 
 from . import errors
 from .context import CallContext
+from .deployment import deployment_environment
 from .policies import Policy
 from .provider_calls import ProviderCall
 
@@ -92,8 +93,6 @@ _E164 = re.compile(E164_PATTERN)
 # A phone number inside free text (an error message, a logged value).
 _PHONE_IN_TEXT = re.compile(r"\+[1-9][0-9]{5,14}\b")
 
-_DEFAULT_ENVIRONMENT = "development"
-
 
 def is_e164(value: str) -> bool:
     """Whether ``value`` is a phone number in E.164 form, e.g. ``+14155550100``."""
@@ -122,9 +121,6 @@ class TwilioSettings(BaseSettings):
     from_number: str | None = Field(default=None, validation_alias="TWILIO_FROM")
     api_base: str | None = Field(default=None, validation_alias="TWILIO_API_BASE")
     timeout: float = Field(default=30.0, gt=0, validation_alias="TWILIO_TIMEOUT")
-    environment: str = Field(
-        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
-    )
 
     @field_validator("from_number")
     @classmethod
@@ -132,15 +128,6 @@ class TwilioSettings(BaseSettings):
         if value is not None and not is_e164(value):
             raise ValueError("TWILIO_FROM must be an E.164 number, e.g. +14155550100")
         return value
-
-
-class _EnvironmentSettings(BaseSettings):
-    # The environment alone, for calls made with a caller-built client.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    environment: str = Field(
-        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
-    )
 
 
 class TwilioClient:
@@ -348,11 +335,7 @@ class _TwilioCall(ProviderCall[dict[str, object]]):
         exists.
         """
         if environment is None:
-            environment = (
-                default_settings().environment
-                if client is None
-                else _EnvironmentSettings().environment
-            )
+            environment = deployment_environment()
         if client is None:
             client = default_client()
         sender = self._operation.sender

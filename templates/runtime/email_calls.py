@@ -79,6 +79,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import errors
 from .context import CallContext
+from .deployment import deployment_environment
 from .policies import Policy, run_policies
 from .provider_calls import ProviderCall
 
@@ -101,8 +102,6 @@ PROVIDER = "email"
 
 # The provider operation, as policies and log records name it; e-mail has one.
 _OPERATION = "send"
-
-_DEFAULT_ENVIRONMENT = "development"
 
 _TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
@@ -169,16 +168,6 @@ class EmailSettings(BaseSettings):
         if problem is not None:
             raise ValueError(f"SMTP_FROM is not a usable From address: {problem}")
         return value
-
-
-class _EnvironmentSettings(BaseSettings):
-    # The environment alone, for policies; a sender built by the caller says
-    # nothing about it.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    environment: str = Field(
-        default=_DEFAULT_ENVIRONMENT, validation_alias="CONTRACTGEN_ENVIRONMENT"
-    )
 
 
 class EmailSender(Protocol):
@@ -716,7 +705,7 @@ def send(
     if sender is None:
         sender = default_sender()
     if environment is None:
-        environment = _EnvironmentSettings().environment
+        environment = deployment_environment()
     email_call = _EmailCall(operation, inputs, context)
     fail = _Failure(operation.capability, email_call.step)
     # Checking and rendering are part of what a send costs.

@@ -8,7 +8,6 @@ import pydantic
 import pytest
 from stripe import StripeClient
 
-from generated._runtime import stripe_calls
 from generated._runtime.stripe_calls import (
     StripeSettings,
     api_key_mode,
@@ -26,7 +25,6 @@ def test_settings_read_the_documented_environment_variables(
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_env")
     monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:8420")
     monkeypatch.setenv("STRIPE_MAX_NETWORK_RETRIES", "5")
-    monkeypatch.setenv("CONTRACTGEN_ENVIRONMENT", "staging")
 
     settings = StripeSettings()  # type: ignore[call-arg]
 
@@ -36,7 +34,6 @@ def test_settings_read_the_documented_environment_variables(
     assert settings.webhook_secret.get_secret_value() == "whsec_env"
     assert settings.api_base == "http://127.0.0.1:8420"
     assert settings.max_network_retries == 5
-    assert settings.environment == "staging"
     assert "sk_test_env" not in repr(settings)
 
 
@@ -50,7 +47,6 @@ def test_settings_defaults_and_dotenv(tmp_path: Path) -> None:
     assert settings.webhook_secret is None
     assert settings.api_base is None
     assert settings.max_network_retries == 2
-    assert settings.environment == "development"
 
 
 def test_secret_key_is_required() -> None:
@@ -84,7 +80,6 @@ def test_default_client_is_built_once_from_the_environment(
 
     assert default_client() is client
     assert client_api_key_mode(client) == "live"
-    assert stripe_calls.default_settings().environment == "development"
 
 
 @pytest.mark.parametrize(
