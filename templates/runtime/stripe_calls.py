@@ -36,12 +36,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import stripe
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from stripe import RequestOptions, StripeClient
+from stripe import RequestOptions, StripeClient, StripeError, StripeObject
 
 from . import errors
 from .context import CallContext
@@ -193,10 +193,15 @@ def read(obj: object, *paths: str) -> object:
     return None
 
 
+# By name: stripe-python resolves `stripe.X` through the import machinery on
+# every access, and this runs for every field of every response.
+_MAPPINGS: Final = (StripeObject, Mapping)
+
+
 def _read_path(obj: object, path: str) -> object:
     current = obj
     for segment in path.split("."):
-        if isinstance(current, stripe.StripeObject | Mapping):
+        if isinstance(current, _MAPPINGS):
             if segment not in current:
                 return None
             current = current[segment]
@@ -298,7 +303,7 @@ class _StripeCall(ProviderCall[T]):
         return client, {"idempotency_key": self.idempotency_key}
 
     def map_error(self, err: Exception) -> Exception:
-        if isinstance(err, stripe.StripeError):
+        if isinstance(err, StripeError):
             return map_stripe_error(err, capability=self.capability, step=self.step)
         return err
 
@@ -309,7 +314,7 @@ class _StripeCall(ProviderCall[T]):
         return {path: read(result, path) for path in self._operation.log_outputs}
 
     def request_id(self, result: T) -> str | None:
-        if isinstance(result, stripe.StripeObject) and result.last_response is not None:
+        if isinstance(result, StripeObject) and result.last_response is not None:
             return result.last_response.request_id
         return None
 
