@@ -132,7 +132,7 @@ class _Held(NamedTuple):
 
 
 def _offset(event_id: str) -> int:
-    # Fits any platform's file offsets, and spreads ids over 2**32 bytes.
+    # Spreads ids over the first 2**32 bytes of the lock file.
     return zlib.crc32(event_id.encode("utf-8"))
 
 
@@ -177,7 +177,7 @@ class _ProcessClaims:
             if not holders and not self._lock(offset):
                 return None
             self._holders[offset] = holders + 1
-            token = str(next(_tokens))
+            token = _new_token()
             self._held[event_id] = _Held(token, event_type, offset)
             return token
 
