@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 import zlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -287,3 +288,38 @@ def test_concurrent_claims_from_processes_are_won_once(tmp_path: Path) -> None:
     assert [process.returncode for process in processes] == [0, 0, 0, 0]
     per_event = zip(*(line.split(",") for line in lines), strict=True)
     assert all(sorted(states) == ["busy"] * 3 + ["claimed"] for states in per_event)
+
+
+def test_pruning_forgets_old_events_but_each_objects_latest(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    for event_id, object_id, created in (
+        ("evt_old_bare", None, 1),
+        ("evt_old_sub", "sub_1", 10),
+        ("evt_latest_sub", "sub_1", 20),
+        ("evt_recent_bare", None, 30),
+    ):
+        claim = store.claim(event_id, "t", object_id, created)
+        assert claim.token is not None
+        store.complete(event_id, claim.token, object_id, created)
+    # Age every record but the recent one by 40 days.
+    aged = sqlite3.connect(path)
+    aged.execute(
+        "UPDATE handled SET handled_at = handled_at - 40 * 86400"
+        " WHERE event_id != 'evt_recent_bare'"
+    )
+    aged.commit()
+    aged.close()
+
+    assert store.prune() == 2
+
+    assert store.done_event_ids() == {"evt_latest_sub", "evt_recent_bare"}
+    assert store.last_applied("sub_1") == 20
+    assert store.claim("evt_old_sub", "t", "sub_1", 10).last_applied == 20
+
+
+def test_pruning_keeps_what_stripe_may_still_deliver(tmp_path: Path) -> None:
+    store = SqliteWebhookStore(tmp_path / "s.sqlite3")
+
+    with pytest.raises(ValueError, match="at least 3 days"):
+        store.prune(timedelta(days=2))

@@ -33,6 +33,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Final, Literal, NamedTuple, Protocol
 
@@ -48,6 +49,7 @@ else:
     _LOCK_NOW, _UNLOCK = LOCK_EX | LOCK_NB, LOCK_UN
 
 __all__ = [
+    "DEFAULT_RETENTION",
     "Claim",
     "ClaimState",
     "EventStatus",
@@ -57,6 +59,11 @@ __all__ = [
 ]
 
 _logger = logging.getLogger("contractgen.webhooks")
+
+# How long `SqliteWebhookStore.prune` keeps records unless told otherwise,
+# and the least it accepts: Stripe retries an event for up to three days.
+DEFAULT_RETENTION: Final = timedelta(days=30)
+_MIN_RETENTION: Final = timedelta(days=3)
 
 EventStatus = Literal["processing", "done"]
 
@@ -304,6 +311,14 @@ _CLAIM: Final = (
 )
 _COMPLETE: Final = "INSERT INTO handled VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 
+# Records older than the cutoff go, but never an object's latest: the
+# correlated max() is answered by the primary key's order.
+_PRUNE: Final = (
+    "DELETE FROM handled WHERE handled_at < ?"
+    " AND (object_id = '' OR created < (SELECT max(created) FROM handled AS newer"
+    " WHERE newer.object_id = handled.object_id))"
+)
+
 _BUSY_TIMEOUT: Final = 30.0
 
 
@@ -441,6 +456,23 @@ class SqliteWebhookStore:
         """Every event id recorded as handled, for audits and tests."""
         rows = self._connection().execute("SELECT event_id FROM handled").fetchall()
         return {row[0] for row in rows}
+
+    def prune(self, older_than: timedelta = DEFAULT_RETENTION) -> int:
+        """Forget events handled more than ``older_than`` ago; how many went.
+
+        Stripe stops delivering an event three days after it was created, so
+        a record older than that only answers a manual resend. An object's
+        latest record is kept whatever its age, so that an old event about it
+        is still known to be stale. Deletes in one transaction, reading the
+        whole table: run it now and then, not per event.
+        """
+        if older_than < _MIN_RETENTION:
+            raise ValueError(
+                f"keep records for at least {_MIN_RETENTION.days} days: Stripe "
+                "delivers an event again for up to three days"
+            )
+        cutoff = time.time() - older_than.total_seconds()
+        return self._connection().execute(_PRUNE, (cutoff,)).rowcount
 
 
 class MemoryWebhookStore:
