@@ -37,7 +37,7 @@ import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
@@ -366,6 +366,38 @@ class SqliteJournal:
             " status = excluded.status, finished_at = excluded.finished_at",
             (workflow_id, run_id, status, _now()),
         )
+
+    def prune(self, older_than: timedelta = timedelta(days=30)) -> int:
+        """Forget the runs that finished more than ``older_than`` ago, with
+        their steps' outputs; how many runs went.
+
+        A run that has not finished is kept whatever its age: it may yet be
+        resumed. A forgotten run's id is unknown again, so running it again
+        calls its steps again. Deletes in one transaction: run it now and
+        then, from a scheduled job or at start-up.
+        """
+        if older_than < timedelta(0):
+            raise ValueError("older_than is negative")
+        cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="milliseconds")
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            # Times are ISO 8601 in UTC, all of one width: as text they sort
+            # as the times they are.
+            connection.execute(
+                "DELETE FROM steps WHERE (workflow_id, run_id) IN"
+                " (SELECT workflow_id, run_id FROM runs WHERE finished_at < ?)",
+                (cutoff,),
+            )
+            gone: int = connection.execute(
+                "DELETE FROM runs WHERE finished_at < ?", (cutoff,)
+            ).rowcount
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+        return gone
 
     def run_status(self, workflow_id: str, run_id: str) -> RunStatus | None:
         """How a run finished, or ``None`` if it has not (or is unknown)."""

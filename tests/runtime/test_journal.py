@@ -335,3 +335,36 @@ def test_sqlite_close_closes_every_connection_and_the_journal_reopens(
     assert journal.run_status("w", "r") == "succeeded"
     assert set(journal.load("w", "r")) == {"s"}
     journal.close()
+
+
+def test_pruning_forgets_runs_finished_long_ago_and_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = SqliteJournal(path)
+    for run_id in ("old", "recent", "unfinished"):
+        journal.record_success(
+            "w",
+            run_id,
+            "charge",
+            capability="stripe-create-payment-intent",
+            fingerprint="f1",
+            attempts=1,
+            output={"id": run_id},
+        )
+    journal.finish_run("w", "old", status="succeeded")
+    journal.finish_run("w", "recent", status="failed")
+    aged = sqlite3.connect(path)
+    aged.execute(
+        "UPDATE runs SET finished_at = '2020-01-01T00:00:00.000+00:00'"
+        " WHERE run_id = 'old'"
+    )
+    aged.commit()
+    aged.close()
+
+    assert journal.prune() == 1
+
+    assert journal.run_status("w", "old") is None
+    assert journal.load("w", "old") == {}
+    assert journal.run_status("w", "recent") == "failed"
+    assert set(journal.load("w", "unfinished")) == {"charge"}
