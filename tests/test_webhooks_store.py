@@ -207,8 +207,12 @@ def test_settings_read_only_their_own_variables(
     settings = WebhookSettings()
 
     assert (settings.secret, settings.store, settings.port) == (None, None, 8000)
-    with pytest.raises(SettingsError, match="STRIPE_WEBHOOK_SECRET is not set"):
+    with pytest.raises(SettingsError) as raised:
         settings.require_secret()
+    assert str(raised.value) == (
+        "STRIPE_WEBHOOK_SECRET is not set: set it in the environment or in .env "
+        "to the endpoint's signing secret (whsec_...)"
+    )
 
 
 def test_an_invalid_port_is_a_settings_error(
@@ -217,8 +221,11 @@ def test_an_invalid_port_is_a_settings_error(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CONTRACTGEN_WEBHOOK_PORT", "http")
 
-    with pytest.raises(SettingsError, match="CONTRACTGEN_WEBHOOK_PORT is invalid"):
+    with pytest.raises(SettingsError) as raised:
         load_settings()
+    assert str(raised.value) == (
+        "CONTRACTGEN_WEBHOOK_PORT is invalid: fix it in the environment or in .env"
+    )
 
 
 def test_a_thread_keeps_one_connection_and_close_closes_them_all(

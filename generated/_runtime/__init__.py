@@ -3,6 +3,6 @@
 
 These modules are copied verbatim into the generated package; they hold the
 error tree, call context, idempotency keys, policies and the deployment
-environment they see, call logging and the provider execution engines, so the
-generated code itself stays declarative.
+environment they see, how settings are read, call logging and the provider
+execution engines, so the generated code itself stays declarative.
 """

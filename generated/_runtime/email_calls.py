@@ -75,7 +75,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import jinja2
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import errors
@@ -83,6 +83,7 @@ from .context import CallContext
 from .deployment import deployment_environment
 from .policies import Policy, run_policies
 from .provider_calls import ProviderCall
+from .settings import read_settings
 
 __all__ = [
     "PROVIDER",
@@ -276,13 +277,7 @@ def build_sender(settings: EmailSettings) -> EmailSender:
 def load_settings() -> EmailSettings:
     """Settings from the environment and `.env`, or a `SettingsError` naming
     the variables that are invalid."""
-    try:
-        return EmailSettings()
-    except ValidationError as err:
-        names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
-        raise errors.SettingsError(
-            f"{', '.join(names)} invalid: fix in the environment or in .env"
-        ) from None
+    return read_settings(EmailSettings)
 
 
 @functools.cache

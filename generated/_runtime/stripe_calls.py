@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import stripe
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stripe import RequestOptions, StripeClient, StripeError, StripeObject
 
@@ -50,6 +50,7 @@ from .deployment import deployment_environment
 from .idempotency import key_for
 from .policies import ApiKeyMode, Policy
 from .provider_calls import ProviderCall
+from .settings import read_settings
 
 __all__ = [
     "PROVIDER",
@@ -65,7 +66,6 @@ __all__ = [
     "load_settings",
     "map_stripe_error",
     "read",
-    "settings_problem",
 ]
 
 PROVIDER = "stripe"
@@ -110,22 +110,8 @@ def build_client(settings: StripeSettings) -> StripeClient:
 
 def load_settings() -> StripeSettings:
     """Settings from the environment and `.env`, or a `SettingsError` naming
-    the variables that are missing or invalid."""
-    try:
-        return StripeSettings()  # type: ignore[call-arg]
-    except ValidationError as err:
-        raise errors.SettingsError(settings_problem(err, ".env")) from None
-
-
-def settings_problem(err: ValidationError, env_file: str) -> str:
-    """A one-line account of a settings ValidationError, without the values."""
-    names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
-    missing = all(e["type"] == "missing" for e in err.errors())
-    what = "not set" if missing else "invalid"
-    return (
-        f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} {what}: set "
-        f"{'it' if len(names) == 1 else 'them'} in the environment or in {env_file}"
-    )
+    the variables that are missing or invalid (never their values)."""
+    return read_settings(StripeSettings)
 
 
 @functools.cache

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from twilio.base.exceptions import (  # type: ignore[import-untyped]
     TwilioException,
@@ -65,6 +65,7 @@ from .context import CallContext
 from .deployment import deployment_environment
 from .policies import Policy
 from .provider_calls import ProviderCall
+from .settings import read_settings
 
 __all__ = [
     "E164_PATTERN",
@@ -187,14 +188,7 @@ def build_client(settings: TwilioSettings) -> TwilioClient:
 def load_settings() -> TwilioSettings:
     """Settings from the environment and `.env`, or a `SettingsError` naming
     the variables that are missing or invalid (never their values)."""
-    try:
-        return TwilioSettings()  # type: ignore[call-arg]
-    except ValidationError as err:
-        names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
-        raise errors.SettingsError(
-            f"{', '.join(names)} not set or invalid: fix in the environment or "
-            "in .env"
-        ) from None
+    return read_settings(TwilioSettings)
 
 
 @functools.cache

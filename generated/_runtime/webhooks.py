@@ -64,7 +64,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # machinery lookup on every access.
 from stripe import SignatureVerificationError, WebhookSignature
 
-from .errors import SettingsError
+from .settings import missing_setting, read_settings
 from .webhook_store import WebhookStore
 
 __all__ = [
@@ -150,24 +150,16 @@ class WebhookSettings(BaseSettings):
     def require_secret(self) -> str:
         """The signing secret, or a SettingsError saying it is not set."""
         if self.secret is None or not self.secret.get_secret_value().strip():
-            raise SettingsError(
-                "STRIPE_WEBHOOK_SECRET is not set: set it in the environment or "
-                "in .env to the endpoint's signing secret (whsec_...)"
+            raise missing_setting(
+                type(self), "secret", to="the endpoint's signing secret (whsec_...)"
             )
         return self.secret.get_secret_value()
 
 
 def load_settings() -> WebhookSettings:
     """Settings from the environment and `.env`, or a SettingsError naming
-    the variables that are invalid."""
-    try:
-        return WebhookSettings()
-    except ValidationError as err:
-        names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
-        raise SettingsError(
-            f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} invalid: "
-            "fix the environment or .env"
-        ) from None
+    the variables that are invalid (never their values)."""
+    return read_settings(WebhookSettings)
 
 
 class StripeEvent(BaseModel):

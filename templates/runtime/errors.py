@@ -54,7 +54,8 @@ class ContractError(Exception):
 class SettingsError(ContractError):
     """A setting the call needs is missing or invalid in the environment.
 
-    The message names the variables; it never repeats their values.
+    The message names the variables; it never repeats their values. Every
+    provider words it alike, through :mod:`.settings`.
     """
 
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import (
@@ -66,6 +66,7 @@ from .context import CallContext
 from .deployment import deployment_environment
 from .policies import Policy, PolicyRequest
 from .provider_calls import ProviderCall
+from .settings import read_settings
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -371,13 +372,7 @@ def build_store(settings: QdrantSettings) -> QdrantStore:
 def load_settings() -> QdrantSettings:
     """Settings from the environment and `.env`, or a `SettingsError` naming
     the variables that are invalid (never their values)."""
-    try:
-        return QdrantSettings()
-    except ValidationError as err:
-        names = sorted({str(e["loc"][0]) for e in err.errors() if e["loc"]})
-        raise errors.SettingsError(
-            f"{', '.join(names)} invalid: fix in the environment or in .env"
-        ) from None
+    return read_settings(QdrantSettings)
 
 
 @functools.cache
