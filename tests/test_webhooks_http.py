@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -756,3 +757,60 @@ def test_a_memory_store_serves_too(
             for _ in range(2)
         ]
     assert answers == [{"outcome": "processed"}, {"outcome": "duplicate"}]
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("store is a folder", "is a folder, not a webhook store file"),
+        ("store is another program's", "it holds other tables (users)"),
+        ("store is not SQLite", "is not a SQLite database"),
+        ("secret is an API key", "holds a Stripe API key"),
+        ("no such router", "module 'hooks' has no attribute 'routr'"),
+        ("router of another type", "hooks:settings is a dict, not a WebhookRouter"),
+    ],
+)
+def test_python_m_webhooks_refuses_a_wrong_setting_before_serving(
+    case: str,
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from generated.webhooks.__main__ import main
+
+    (tmp_path / "hooks.py").write_text(
+        "from generated.webhooks import WebhookRouter\n"
+        "router = WebhookRouter()\n"
+        "settings = {}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "hooks", raising=False)
+    store = tmp_path / "store.sqlite3"
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("CONTRACTGEN_WEBHOOK_STORE", str(store))
+    reference = "hooks:router"
+    if case == "store is a folder":
+        store.mkdir()
+    elif case == "store is another program's":
+        database = sqlite3.connect(store)
+        database.execute("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+        database.close()
+    elif case == "store is not SQLite":
+        store.write_text("not a database, but long enough to have a header" * 4)
+    elif case == "secret is an API key":
+        monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "sk_test_" + "x" * 24)
+    elif case == "no such router":
+        reference = "hooks:routr"
+    else:
+        reference = "hooks:settings"
+    before = store.read_bytes() if store.is_file() else None
+
+    assert main([reference]) == 2
+
+    error = capsys.readouterr().err
+    assert says in error
+    assert "sk_test_" not in error
+    if before is not None:  # a file that is not a store is left as it was
+        assert store.read_bytes() == before

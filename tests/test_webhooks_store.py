@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from generated._runtime.errors import SettingsError
+from generated._runtime.errors import SettingsError, StoreFileError
+from generated._runtime.journal import SqliteJournal
 from generated._runtime.webhook_store import (
     MemoryWebhookStore,
     SqliteWebhookStore,
@@ -330,3 +331,47 @@ def test_pruning_keeps_what_stripe_may_still_deliver(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="at least 3 days"):
         store.prune(timedelta(days=2))
+
+
+def test_a_run_journal_is_not_taken_for_a_webhook_store(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    SqliteJournal(path).run_status("w", "r")  # the journal makes the file
+
+    with pytest.raises(StoreFileError, match="is a contractgen run journal, not a"):
+        SqliteWebhookStore(path).open()
+
+    SqliteWebhookStore(tmp_path / "hooks.sqlite3").open()
+    with pytest.raises(StoreFileError, match="is a contractgen webhook store, not"):
+        SqliteJournal(tmp_path / "hooks.sqlite3").run_status("w", "r")
+
+
+def test_a_store_file_from_before_the_marks_is_still_the_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    claim = store.claim("evt_1", "t", None, 1)
+    assert claim.token is not None
+    store.complete("evt_1", claim.token, None, 1)
+    store.close()
+    unmarked = sqlite3.connect(path)
+    unmarked.execute("PRAGMA application_id = 0")
+    unmarked.close()
+
+    again = SqliteWebhookStore(path)
+
+    assert again.claim("evt_1", "t", None, 1).state == "done"
+    marked = sqlite3.connect(path)
+    assert marked.execute("PRAGMA application_id").fetchone() != (0,)
+    marked.close()
+
+
+def test_both_stores_know_an_event_by_its_id_object_and_time(
+    store: WebhookStore,
+) -> None:
+    claim = store.claim("evt_1", "t", "pi_1", 10)
+    assert claim.token is not None
+    store.complete("evt_1", claim.token, "pi_1", 10)
+
+    assert store.claim("evt_1", "t", "pi_1", 10).state == "done"
+    assert store.claim("evt_1", "t", "pi_1", 11).state == "claimed"

@@ -45,6 +45,7 @@ __all__ = [
     "RateLimitedError",
     "SettingsError",
     "StepTimeoutError",
+    "StoreFileError",
 ]
 
 
@@ -57,6 +58,16 @@ class SettingsError(ContractError):
 
     The message names the variables; it never repeats their values. Every
     provider words it alike, through :mod:`.settings`.
+    """
+
+
+class StoreFileError(ContractError, RuntimeError):
+    """A file given to a runtime store (the webhook store, the run journal)
+    cannot be that store.
+
+    It is a folder, not a SQLite database, another program's database or the
+    other store's, or was written by a newer runtime. The message names the
+    file and why; nothing in the file was changed.
     """
 
 

@@ -261,6 +261,8 @@ class SqliteJournal:
                 schema_version=_SCHEMA_VERSION,
                 upgrade=_create_tables,
                 busy_timeout=_BUSY_TIMEOUT,
+                # Journals written before stores marked their files as theirs.
+                earlier_tables={1: frozenset({"steps", "runs"})},
             )
             self._ready = True
 

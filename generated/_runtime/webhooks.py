@@ -64,6 +64,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # machinery lookup on every access.
 from stripe import SignatureVerificationError, WebhookSignature
 
+from .errors import SettingsError
 from .settings import missing_setting, read_settings
 from .webhook_store import WebhookStore
 
@@ -112,6 +113,9 @@ _LEVEL: Final[dict[Outcome, int]] = {
 
 _DEFAULT_PORT: Final = 8000
 
+# Secret, restricted and publishable API keys: never a webhook signing secret.
+_API_KEY_PREFIXES: Final = ("sk_", "rk_", "pk_")
+
 # The times an event's `created` may be: those `StripeEvent.created_at` can
 # tell, all of which the store can keep (SQLite integers are 64 bits).
 _CREATED_RANGE: Final = range(
@@ -148,12 +152,21 @@ class WebhookSettings(BaseSettings):
         return value
 
     def require_secret(self) -> str:
-        """The signing secret, or a SettingsError saying it is not set."""
+        """The signing secret, or a SettingsError saying it is not set, or
+        that it holds an API key (the usual slip), which would refuse every
+        delivery as badly signed."""
         if self.secret is None or not self.secret.get_secret_value().strip():
             raise missing_setting(
                 type(self), "secret", to="the endpoint's signing secret (whsec_...)"
             )
-        return self.secret.get_secret_value()
+        secret = self.secret.get_secret_value()
+        if secret.startswith(_API_KEY_PREFIXES):
+            raise SettingsError(
+                "STRIPE_WEBHOOK_SECRET holds a Stripe API key, not the endpoint's "
+                "signing secret (whsec_..., shown with the endpoint in Stripe's "
+                "dashboard or by `stripe listen`)"
+            )
+        return secret
 
 
 def load_settings() -> WebhookSettings:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from .._runtime.errors import SettingsError
+from .._runtime.errors import SettingsError, StoreFileError
 from .._runtime.webhooks import load_settings
 from .app import WEBHOOK_PATH, create_app
 from .router import WebhookRouter
@@ -42,8 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         router = _load_router(arguments.router)
         settings = load_settings()
         app = create_app(router, settings=settings)
-    except (SettingsError, ImportError, ValueError) as err:
+    except (SettingsError, StoreFileError, ImportError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the store's folder or file cannot be made
+        print(f"error: {err.filename}: {err.strerror}", file=sys.stderr)
         return 2
     uvicorn.run(app, host=HOST, port=settings.port)
     return 0
@@ -53,9 +56,14 @@ def _load_router(reference: str) -> WebhookRouter:
     module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
         raise ValueError(f"'{reference}' is not of the form module:attribute")
-    router = getattr(importlib.import_module(module_name), attribute, None)
+    module = importlib.import_module(module_name)
+    if not hasattr(module, attribute):
+        raise ValueError(f"module '{module_name}' has no attribute '{attribute}'")
+    router = getattr(module, attribute)
     if not isinstance(router, WebhookRouter):
-        raise ValueError(f"{reference} is not a WebhookRouter")
+        raise ValueError(
+            f"{reference} is a {type(router).__name__}, not a WebhookRouter"
+        )
     return router
 
 

@@ -58,12 +58,18 @@ def create_endpoint(
 ) -> WebhookEndpoint:
     """The endpoint for `router`'s handlers, configured from the environment.
 
-    Raises SettingsError when STRIPE_WEBHOOK_SECRET is not set."""
+    Raises SettingsError when STRIPE_WEBHOOK_SECRET is not set, and
+    StoreFileError when the store's file cannot be a webhook store: a wrong
+    store path shows when the endpoint is made, not at the first event."""
     settings = settings or load_settings()
+    secret = settings.require_secret()
+    if store is None:
+        store = SqliteWebhookStore(settings.store or DEFAULT_STORE)
+        store.open()
     return WebhookEndpoint(
         router,
-        secret=settings.require_secret(),
-        store=store or SqliteWebhookStore(settings.store or DEFAULT_STORE),
+        secret=secret,
+        store=store,
         event_types=EVENT_TYPES,
         tolerance=TOLERANCE_S,
         max_body_bytes=MAX_BODY_BYTES,

@@ -22,11 +22,23 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Final
 
-__all__ = ["ThreadConnections", "prepare_file"]
+from .errors import StoreFileError
+
+__all__ = ["APPLICATION_IDS", "ThreadConnections", "prepare_file"]
+
+
+# What each runtime store writes in its file's header (SQLite's application
+# id), so that a file of one is never taken for the other, or for a database
+# of another program. Files written before the ids were set carry none.
+APPLICATION_IDS: Final = {
+    0x43474A4E: "run journal",  # "CGJN"
+    0x43475748: "webhook store",  # "CGWH"
+}
 
 
 def prepare_file(
@@ -36,23 +48,36 @@ def prepare_file(
     schema_version: int,
     upgrade: Callable[[sqlite3.Connection, int], None],
     busy_timeout: float,
+    earlier_tables: Mapping[int, AbstractSet[str]],
     page_size: int | None = None,
 ) -> None:
     """Create a store's file, or bring an older one up to ``schema_version``.
 
-    The file and its folders are created readable by the owner only (SQLite
-    gives its -wal and -shm files the same mode), put in WAL mode, and given
-    ``page_size`` when new. ``upgrade(connection, version)`` creates or
-    upgrades the tables from ``version`` (0: a new file) inside a write
-    transaction that also sets the new version, taken before the version is
-    read, so processes opening one file at once queue rather than both
-    upgrade. A file of a newer schema is refused, not misread; ``what``
-    names the store in that error.
+    ``what`` names the store (a key of :data:`APPLICATION_IDS`'s values). The
+    file is created readable by the owner only (SQLite gives its -wal and
+    -shm files the same mode), in a folder created readable by the owner
+    only if it was missing; it is put in WAL mode and given ``page_size``
+    when new. ``upgrade(connection, version)`` creates or upgrades the
+    tables from ``version`` (0: a new file) inside a write transaction that
+    also sets the new version, taken before the version is read, so that
+    processes opening one file at once queue rather than both upgrade.
+
+    A file that cannot be this store is refused with a
+    :class:`~.errors.StoreFileError` before anything in it changes: a
+    folder, a file that is not SQLite, a database of another program or of
+    the other store, or one written by a newer runtime. A file without an
+    application id is taken only when it is empty or holds the tables
+    ``earlier_tables`` lists for its schema version.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    application_id = _application_id(what)
+    if path.is_dir():
+        raise StoreFileError(f"{path} is a folder, not a {what} file")
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
     try:
+        _check_kind(connection, path, what, application_id, earlier_tables)
         if page_size is not None:
             # Only a new file takes it, and only before its first write.
             connection.execute(f"PRAGMA page_size = {int(page_size)}")
@@ -61,7 +86,7 @@ def prepare_file(
         try:
             (version,) = connection.execute("PRAGMA user_version").fetchone()
             if version > schema_version:
-                raise RuntimeError(
+                raise StoreFileError(
                     f"the {what} {path} was written by a newer contractgen "
                     f"runtime (schema {version}, this runtime reads "
                     f"{schema_version})"
@@ -69,6 +94,7 @@ def prepare_file(
             if version < schema_version:
                 upgrade(connection, version)
                 connection.execute(f"PRAGMA user_version = {int(schema_version)}")
+            connection.execute(f"PRAGMA application_id = {application_id}")
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
@@ -76,6 +102,48 @@ def prepare_file(
             raise
     finally:
         connection.close()
+
+
+def _application_id(what: str) -> int:
+    return next(key for key, name in APPLICATION_IDS.items() if name == what)
+
+
+def _check_kind(
+    connection: sqlite3.Connection,
+    path: Path,
+    what: str,
+    application_id: int,
+    earlier_tables: Mapping[int, AbstractSet[str]],
+) -> None:
+    """Refuse a file that is not this store's, reading only."""
+    try:
+        (found_id,) = connection.execute("PRAGMA application_id").fetchone()
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        tables = {
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+    except sqlite3.DatabaseError:
+        raise StoreFileError(
+            f"{path} is not a SQLite database, so it cannot be the {what}"
+        ) from None
+    if found_id == application_id:
+        return
+    if found_id:
+        other = APPLICATION_IDS.get(found_id)
+        owner = f"a contractgen {other}" if other else "another program's database"
+        raise StoreFileError(f"{path} is {owner}, not a {what}: give each its own file")
+    if not tables:
+        return  # a new file
+    expected = earlier_tables.get(version)
+    if expected is not None and expected <= tables:
+        return  # this store's, written before the ids were
+    raise StoreFileError(
+        f"{path} is not a {what}: it holds other tables "
+        f"({', '.join(sorted(tables))}); give the {what} a file of its own"
+    )
 
 
 def _use_wal(connection: sqlite3.Connection, busy_timeout: float) -> None:

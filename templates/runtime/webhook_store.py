@@ -298,6 +298,14 @@ _FROM_VERSION_1: Final = (
 )
 
 
+# What a store file holds at each schema, for files written before stores
+# marked their files as theirs.
+_EARLIER_TABLES: Final = {
+    1: frozenset({"events", "objects"}),
+    2: frozenset({"handled"}),
+}
+
+
 def _upgrade(connection: sqlite3.Connection, version: int) -> None:
     connection.execute(_CREATE)
     for statement in _FROM_VERSION_1 if version == 1 else ():
@@ -371,6 +379,15 @@ class SqliteWebhookStore:
         """Close every thread's connection; call when no operation is running."""
         self._connections.close_all()
 
+    def open(self) -> None:
+        """Create or check the store's file now rather than on the first event.
+
+        Raises :class:`~.errors.StoreFileError` for a file that cannot be the
+        store. Leaves no connection open, so a process may still fork after.
+        """
+        if not self._ready:
+            self._prepare()
+
     def _connection(self) -> sqlite3.Connection:
         if not self._ready:
             self._prepare()
@@ -386,6 +403,7 @@ class SqliteWebhookStore:
                 schema_version=_SCHEMA_VERSION,
                 upgrade=_upgrade,
                 busy_timeout=_BUSY_TIMEOUT,
+                earlier_tables=_EARLIER_TABLES,
                 # Rows are tens of bytes and every event is a commit of its
                 # own, so a small page keeps each commit's write small.
                 page_size=1024,
@@ -476,19 +494,22 @@ class SqliteWebhookStore:
 
 
 class MemoryWebhookStore:
-    """A webhook store in memory: for tests and for one process."""
+    """A webhook store in memory: for tests and for one process.
+
+    It knows an event by its id, object and ``created``, as the SQLite store
+    does, so that both answer alike."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._claims: dict[str, tuple[str, str]] = {}  # id -> token, event type
-        self._done: set[str] = set()
+        self._done: set[tuple[str, int, str]] = set()
         self._objects: dict[str, int] = {}
 
     def claim(
         self, event_id: str, event_type: str, object_id: str | None, created: int
     ) -> Claim:
         with self._lock:
-            if event_id in self._done:
+            if (object_id or "", created, event_id) in self._done:
                 return _DONE
             if event_id in self._claims:
                 return _BUSY
@@ -505,7 +526,7 @@ class MemoryWebhookStore:
             if held is None or held[0] != token:
                 return False
             del self._claims[event_id]
-            self._done.add(event_id)
+            self._done.add((object_id or "", created, event_id))
             if object_id is not None:
                 last = self._objects.get(object_id)
                 if last is None or created >= last:
@@ -524,11 +545,12 @@ class MemoryWebhookStore:
 
     def status(self, event_id: str) -> EventStatus | None:
         with self._lock:
-            if event_id in self._done:
-                return "done"
-            return "processing" if event_id in self._claims else None
+            if event_id in self._claims:
+                return "processing"
+            done = any(key[2] == event_id for key in self._done)
+            return "done" if done else None
 
     def done_event_ids(self) -> set[str]:
         """Every event id recorded as handled, for audits and tests."""
         with self._lock:
-            return set(self._done)
+            return {key[2] for key in self._done}
