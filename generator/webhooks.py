@@ -19,6 +19,7 @@ typed, everything else kept as sent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .diagnostics import Diagnostics, did_you_mean
@@ -35,6 +36,8 @@ __all__ = [
 
 # Where the webhook store lives when the spec names no `store`.
 DEFAULT_STORE = ".contractgen/webhooks.sqlite3"
+# The generated app may run on Windows, where a backslash separates folders too.
+_SEPARATORS = "/\\"
 
 # Object type (the prefix of an event type) → the generated model of its
 # `data.object`. Only these get typed fields; see `templates/webhooks_events`.
@@ -301,6 +304,7 @@ def resolve(
             )
             continue
         events.append(_event(name, object_type))
+    _check_store(webhook.store, document, diagnostics)
     return Webhooks(
         provider=spec.integration,
         source=document.path,
@@ -308,9 +312,37 @@ def resolve(
         path=webhook.path,
         tolerance=webhook.tolerance,
         max_body_bytes=webhook.max_body_bytes,
-        store=webhook.store or DEFAULT_STORE,
+        store=DEFAULT_STORE if webhook.store is None else webhook.store,
         events=tuple(events),
     )
+
+
+def _check_store(
+    store: str | None, document: Document, diagnostics: Diagnostics
+) -> None:
+    """Report a `store` that cannot name the webhook store's SQLite file.
+
+    The generated endpoint would start with it and then answer every delivery
+    500 (a folder), or quietly use the default store (an empty text)."""
+    if store is None:
+        return
+    folder = store.rstrip(_SEPARATORS)
+    last = re.split(f"[{re.escape(_SEPARATORS)}]", store)[-1]
+    if not store.strip():
+        message = f"webhook store '{store}' is empty"
+        hint = (
+            "name the store's SQLite file, or leave `store` out for " f"{DEFAULT_STORE}"
+        )
+    elif last in ("", ".", ".."):
+        why = "ends with a path separator, so it " if not last else ""
+        message = (
+            f"webhook store '{store}' {why}names a folder, not the store's "
+            "SQLite file"
+        )
+        hint = f"name a file in that folder, e.g. '{folder}/webhooks.sqlite3'"
+    else:
+        return
+    diagnostics.error("I004", message, document.span(("webhook", "store")), hint)
 
 
 def _event(name: str, object_type: str) -> WebhookEvent:

@@ -20,6 +20,7 @@ name was misspelt) are skipped for that workflow.
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import re
 from collections import deque
@@ -444,9 +445,29 @@ class _WorkflowChecker:
                 "W030",
                 f"unknown expression '${{{ref.text}}}'",
                 span,
-                "expressions start with input., steps. or error.; write $${ for "
-                "a literal ${",
+                _root_hint(root, parts[1:]),
             )
+
+
+# The roots an expression may start with, and the form each takes.
+_ROOT_FORMS = {
+    "input": "input.<name>",
+    "steps": "steps.<id>.output.<field>",
+    "error": "error.<field>",
+}
+
+
+def _root_hint(root: str, rest: list[str]) -> str:
+    """The expression with a misspelt root corrected (`inputs.email` →
+    `input.email`), or the roots there are."""
+    close = difflib.get_close_matches(root, list(_ROOT_FORMS), n=1, cutoff=0.6)
+    if not close:
+        return (
+            "expressions start with input., steps. or error.; write $${ for a "
+            "literal ${"
+        )
+    suggested = ".".join([close[0], *rest]) if rest else _ROOT_FORMS[close[0]]
+    return f"did you mean '${{{suggested}}}'?"
 
 
 # The type of each `${error.<field>}`, and its attribute on the engine's error.
@@ -568,7 +589,7 @@ class _WorkflowBuilder:
                     f"step '{step.id}' calls '{step.capability}', which has no "
                     "generated wrapper a workflow can call",
                     self.document.span(("steps", i, "capability")),
-                    "workflows call provider capabilities (stripe, email)",
+                    "workflows call stripe, email, twilio and qdrant capabilities",
                 )
                 continue
             steps.append(self._step(i, step, capability, attributes))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 from generator.webhooks import STRIPE_EVENT_TYPES
 from tests.support import Generated
@@ -16,9 +19,13 @@ webhook:
 """
 
 
-def _spec(*events: str, integration: str = "stripe") -> dict[str, str]:
+def _spec(
+    *events: str, integration: str = "stripe", store: str | None = None
+) -> dict[str, str]:
     listed = "\n".join(f"    - {e}" for e in events) or "    []"
     text = STRIPE.format(events=listed).replace("stripe\n", f"{integration}\n", 1)
+    if store is not None:
+        text += f"  store: {store}\n"
     return {"integrations/stripe.yaml": text}
 
 
@@ -53,6 +60,64 @@ def test_a_webhook_on_another_integration_is_not_generated(
     assert result.ok
     assert "warning[I002]" in result.diagnostics()
     assert not (result.output / "webhooks").exists()
+
+
+@pytest.mark.parametrize(
+    ("store", "why"),
+    [
+        ('""', "webhook store '' is empty"),
+        ("' '", "webhook store ' ' is empty"),
+        ("/", "webhook store '/' ends with a path separator, so it names a folder"),
+        ("data/", "webhook store 'data/' ends with a path separator"),
+        ("'data\\'", "webhook store 'data\\' ends with a path separator"),
+        (".", "webhook store '.' names a folder"),
+        ("..", "webhook store '..' names a folder"),
+        ("data/..", "webhook store 'data/..' names a folder"),
+    ],
+)
+def test_a_store_that_is_no_file_name_is_an_error_where_it_stands(
+    generate: Callable[..., Generated], store: str, why: str
+) -> None:
+    result = generate(_spec("charge.refunded", store=store), write=False)
+
+    assert not result.ok
+    report = result.diagnostics()
+    assert f"specs/integrations/stripe.yaml:6:10: error[I004]: {why}" in report
+    assert "= hint: " in report
+
+
+def test_a_folder_store_is_told_to_name_a_file_in_that_folder(
+    generate: Callable[..., Generated],
+) -> None:
+    result = generate(_spec("charge.refunded", store="var/hooks/"), write=False)
+
+    assert "hint: name a file in that folder, e.g. 'var/hooks/webhooks.sqlite3'" in (
+        result.diagnostics()
+    )
+
+
+def test_an_empty_store_is_an_error_not_the_default(
+    generate: Callable[..., Generated],
+) -> None:
+    result = generate(_spec("charge.refunded", store='""'), write=False)
+
+    assert not result.ok
+    assert "leave `store` out for .contractgen/webhooks.sqlite3" in (
+        result.diagnostics()
+    )
+
+
+@pytest.mark.parametrize(
+    "store", ["webhooks.sqlite3", "/var/lib/shop/hooks.db", "./data/.hooks", "..x"]
+)
+def test_a_store_that_names_a_file_is_generated_as_written(
+    generate: Callable[..., Generated], store: str
+) -> None:
+    result = generate(_spec("charge.refunded", store=store))
+
+    assert result.ok, result.diagnostics()
+    default_store = result.module("webhooks.app").DEFAULT_STORE
+    assert default_store == Path(store)
 
 
 def test_events_without_a_typed_object_keep_their_fields(

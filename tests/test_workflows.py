@@ -358,3 +358,22 @@ def test_a_hostile_step_description_stays_an_inert_comment(
         assert {"# CRLF, a line", "# separator, a", "# form feed"} <= set(stripped)
     hostile.module("workflows.described")
     hostile.module("temporal.described")
+
+
+def test_a_step_description_breaks_at_every_line_break_and_escapes_the_rest(
+    generate: Generate,
+) -> None:
+    description = "Carriage\rreturn\x01, tab\there, NEL\x85next, LS\u2028next."
+    tree = generate(_described(description))
+    assert tree.ok, tree.diagnostics()
+
+    source = (tree.output / "workflows/described.py").read_text("utf-8")
+    comments = [line.strip() for line in _own_line_comments(source)]
+
+    # As docs/workflows.md describes the comment.
+    assert comments[:4] == [
+        "# Carriage",
+        "# return\\x01, tab here, NEL",
+        "# next, LS",
+        "# next.",
+    ]
