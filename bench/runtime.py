@@ -186,6 +186,8 @@ def _workflow(package: str) -> dict[str, float]:
             call()
     fast = _median_per_call({"by_hand": by_hand, "engine": engine}, 2000, 7)
     slow = _median_per_call({"engine": engine, "journaled": journaled}, 100, 7)
+    sqlite.close()
+    shutil.rmtree(folder, ignore_errors=True)
     return {
         "by_hand_per_step": fast["by_hand"] / steps,
         "engine_per_step": fast["engine"] / steps,
