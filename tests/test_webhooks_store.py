@@ -31,6 +31,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> WebhookStore:
     return MemoryWebhookStore()
 
 
+def _handle(
+    store: WebhookStore, event_id: str, object_id: str | None, created: int
+) -> None:
+    """Claim an event and record it handled, as the endpoint does."""
+    claim = store.claim(event_id, "t", object_id, created)
+    assert claim.token is not None
+    assert store.complete(event_id, claim.token, object_id, created)
+
+
 def test_a_claimed_event_is_busy_then_done(store: WebhookStore) -> None:
     claim = store.claim("evt_1", "charge.refunded", "ch_1", 10)
     assert claim.state == "claimed" and claim.token is not None
@@ -52,9 +61,7 @@ def test_a_released_claim_can_be_claimed_again(store: WebhookStore) -> None:
 
 def test_the_object_remembers_its_newest_applied_event(store: WebhookStore) -> None:
     for event_id, created in (("evt_new", 20), ("evt_old", 10)):
-        claim = store.claim(event_id, "t", "sub_1", created)
-        assert claim.token is not None
-        store.complete(event_id, claim.token, "sub_1", created)
+        _handle(store, event_id, "sub_1", created)
 
     assert store.last_applied("sub_1") == 20
     assert store.last_applied("sub_unknown") is None
@@ -94,9 +101,7 @@ def test_an_event_completed_in_one_process_is_done_in_another(
 ) -> None:
     path = tmp_path / "s.sqlite3"
     store = SqliteWebhookStore(path)
-    claim = store.claim("evt_1", "t", None, 1)
-    assert claim.token is not None
-    assert store.complete("evt_1", claim.token, None, 1)
+    _handle(store, "evt_1", None, 1)
 
     other = _claimer(path, ["evt_1", "evt_2"])
     assert other.stdout is not None
@@ -307,9 +312,7 @@ def test_pruning_forgets_old_events_but_each_objects_latest(tmp_path: Path) -> N
         ("evt_latest_sub", "sub_1", 20),
         ("evt_recent_bare", None, 30),
     ):
-        claim = store.claim(event_id, "t", object_id, created)
-        assert claim.token is not None
-        store.complete(event_id, claim.token, object_id, created)
+        _handle(store, event_id, object_id, created)
     # Age every record but the recent one by 40 days.
     aged = sqlite3.connect(path)
     aged.execute(
@@ -350,9 +353,7 @@ def test_a_store_file_from_before_the_marks_is_still_the_store(
 ) -> None:
     path = tmp_path / "s.sqlite3"
     store = SqliteWebhookStore(path)
-    claim = store.claim("evt_1", "t", None, 1)
-    assert claim.token is not None
-    store.complete("evt_1", claim.token, None, 1)
+    _handle(store, "evt_1", None, 1)
     store.close()
     unmarked = sqlite3.connect(path)
     unmarked.execute("PRAGMA application_id = 0")
@@ -369,9 +370,7 @@ def test_a_store_file_from_before_the_marks_is_still_the_store(
 def test_both_stores_know_an_event_by_its_id_object_and_time(
     store: WebhookStore,
 ) -> None:
-    claim = store.claim("evt_1", "t", "pi_1", 10)
-    assert claim.token is not None
-    store.complete("evt_1", claim.token, "pi_1", 10)
+    _handle(store, "evt_1", "pi_1", 10)
 
     assert store.claim("evt_1", "t", "pi_1", 10).state == "done"
     assert store.claim("evt_1", "t", "pi_1", 11).state == "claimed"
