@@ -15,6 +15,7 @@ import pytest
 
 from generated._runtime.errors import SettingsError, StoreFileError
 from generated._runtime.journal import SqliteJournal
+from generated._runtime.sqlite_connections import APPLICATION_IDS
 from generated._runtime.webhook_store import (
     MemoryWebhookStore,
     SqliteWebhookStore,
@@ -22,6 +23,8 @@ from generated._runtime.webhook_store import (
 )
 from generated._runtime.webhooks import WebhookSettings, load_settings
 from tests.support import WEBHOOK_STORE_SCHEMA_1
+
+STORE_ID = next(key for key, what in APPLICATION_IDS.items() if what == "webhook store")
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -167,6 +170,7 @@ def test_a_store_of_schema_1_keeps_its_handled_events(tmp_path: Path) -> None:
 def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     newer = sqlite3.connect(path)
+    newer.execute(f"PRAGMA application_id = {STORE_ID}")  # a store's, but newer
     newer.execute("PRAGMA user_version = 99")
     newer.close()
 

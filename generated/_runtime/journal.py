@@ -97,6 +97,26 @@ _TABLES: Final = (
 )
 
 
+# The columns of each table, by which a journal of schema 1 written before
+# journals marked their files is known.
+_TABLE_COLUMNS: Final = {
+    "steps": frozenset(
+        {
+            "workflow_id",
+            "run_id",
+            "step_id",
+            "capability",
+            "outcome",
+            "attempts",
+            "fingerprint",
+            "payload",
+            "recorded_at",
+        }
+    ),
+    "runs": frozenset({"workflow_id", "run_id", "status", "finished_at"}),
+}
+
+
 def _create_tables(connection: sqlite3.Connection, version: int) -> None:
     for statement in _TABLES:
         connection.execute(statement)
@@ -262,7 +282,7 @@ class SqliteJournal:
                 upgrade=_create_tables,
                 busy_timeout=_BUSY_TIMEOUT,
                 # Journals written before stores marked their files as theirs.
-                earlier_tables={1: frozenset({"steps", "runs"})},
+                earlier_tables={1: _TABLE_COLUMNS},
             )
             self._ready = True
 

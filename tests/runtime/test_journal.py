@@ -22,6 +22,7 @@ from generated._runtime.journal import (
     SqliteJournal,
     default_journal,
 )
+from generated._runtime.sqlite_connections import APPLICATION_IDS
 
 ERROR = {
     "type": "CardDeclinedError",
@@ -240,6 +241,8 @@ def test_sqlite_entries_survive_a_new_journal_object(tmp_path: Path) -> None:
 def test_sqlite_refuses_a_file_from_a_newer_runtime(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     connection = sqlite3.connect(path)
+    journal_id = next(k for k, what in APPLICATION_IDS.items() if what == "run journal")
+    connection.execute(f"PRAGMA application_id = {journal_id}")  # a journal's
     connection.execute("PRAGMA user_version = 99")
     connection.close()
 
