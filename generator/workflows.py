@@ -460,13 +460,20 @@ _ROOT_FORMS = {
 def _root_hint(root: str, rest: list[str]) -> str:
     """The expression with a misspelt root corrected (`inputs.email` →
     `input.email`), or the roots there are."""
-    close = difflib.get_close_matches(root, list(_ROOT_FORMS), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(root.lower(), list(_ROOT_FORMS), n=1, cutoff=0.6)
     if not close:
         return (
             "expressions start with input., steps. or error.; write $${ for a "
             "literal ${"
         )
-    suggested = ".".join([close[0], *rest]) if rest else _ROOT_FORMS[close[0]]
+    # The rest as written when it fits the root's form, else the form itself:
+    # a hint must not suggest an expression that is wrong in another way.
+    form = _ROOT_FORMS[close[0]].split(".")[1:]
+    fits = len(rest) == len(form) and all(
+        part == shape or (shape.startswith("<") and part)
+        for part, shape in zip(rest, form, strict=True)
+    )
+    suggested = ".".join([close[0], *rest]) if fits else _ROOT_FORMS[close[0]]
     return f"did you mean '${{{suggested}}}'?"
 
 
