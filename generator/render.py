@@ -418,7 +418,8 @@ def _workflow(workflow: Workflow, package: Package) -> str:
         local.append(f"from ..{c.provider}.{c.module} import {', '.join(names)}")
     typing = sorted(n for n in workflow.typing_imports if n != "AwareDatetime")
     pydantic = ["BaseModel", "ConfigDict"]
-    if any(f.assignment.startswith(" = Field(") for f in workflow.input.fields):
+    models = (*workflow.models, workflow.input)
+    if any(f.assignment.startswith(" = Field(") for m in models for f in m.fields):
         pydantic.append("Field")
     if "AwareDatetime" in workflow.typing_imports:
         pydantic.append("AwareDatetime")

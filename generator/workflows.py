@@ -569,6 +569,7 @@ class _WorkflowBuilder:
         prefix = names.class_name(module)
         builder = ModelBuilder(self.document, self.diagnostics)
         declared = None
+        nested: tuple[Model, ...] = ()
         if self.spec.inputs is not None:
             declared = builder.build(
                 f"{prefix}Input",
@@ -577,6 +578,7 @@ class _WorkflowBuilder:
                 ("inputs",),
             )
             self.typing_imports |= builder.typing_imports
+            nested = tuple(m for m in builder.models if m is not declared)
         if declared is None:
             # Inferred inputs are typed before any step is built, so every
             # expression that reads one knows whether it may be None.
@@ -615,6 +617,7 @@ class _WorkflowBuilder:
             entry=self.spec.entry or self.spec.steps[0].id,
             typing_imports=tuple(sorted(self.typing_imports)),
             engine_functions=tuple(sorted(self.engine_functions)),
+            models=nested,
         )
 
     def _step(
