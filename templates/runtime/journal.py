@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -241,9 +242,12 @@ class SqliteJournal:
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
+        # Resolved once, as SQLite resolves it on opening: a thread that opens
+        # its connection after the process changed directory opens this file.
+        self._file = Path(os.path.abspath(path))
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._connections = ThreadConnections(self._path, _BUSY_TIMEOUT)
+        self._connections = ThreadConnections(self._file, _BUSY_TIMEOUT)
 
     @property
     def path(self) -> Path:
@@ -275,7 +279,7 @@ class SqliteJournal:
             if self._ready:
                 return
             prepare_file(
-                self._path,
+                self._file,
                 what="run journal",
                 schema_version=_SCHEMA_VERSION,
                 upgrade=_create_tables,

@@ -536,3 +536,25 @@ def test_runs_recorded_while_another_thread_prunes_are_all_kept(
     assert all(len(journal.load("w", f"new-{n}")) == 2 for n in range(200))
     assert journal.run_status("w", "new-1") == "succeeded"
     assert journal.load("w", "old-7") == {}
+
+
+def test_a_relative_journal_keeps_its_file_after_the_process_changes_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    journal = SqliteJournal("runs.sqlite3")
+    journal.finish_run("w", "r", status="succeeded")
+    monkeypatch.chdir(tmp_path / "second")
+    seen: list[object] = []
+
+    # A thread opens its own connection, as a step's timeout thread does.
+    thread = threading.Thread(target=lambda: seen.append(journal.run_status("w", "r")))
+    thread.start()
+    thread.join()
+
+    assert seen == ["succeeded"]
+    assert journal.path == Path("runs.sqlite3")
+    assert not (tmp_path / "second" / "runs.sqlite3").exists()
+    journal.close()
