@@ -319,7 +319,7 @@ def test_a_store_in_a_folder_it_cannot_write_is_not_called_corrupt(
 def test_a_store_file_it_cannot_write_names_the_file(shared_folder: Path) -> None:
     path = shared_folder / "state.sqlite3"
     _open_store(path)
-    path.chmod(0o644)
+    path.chmod(0o444)
 
     said = _open_unprivileged("store", path)
 
