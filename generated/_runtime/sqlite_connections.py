@@ -133,10 +133,10 @@ def _check_kind(
             raise StoreFileError(
                 f"{path} is not a SQLite database, so it cannot be the {what}"
             ) from None
-        raise StoreFileError(
-            f"the {what} {path} cannot be read: {err} (SQLite needs to write to "
-            "the file and to its folder, even to read it)"
-        ) from None
+        why = f"the {what} {path} cannot be read: {err}"
+        if err.sqlite_errorcode & 0xFF in _NOT_ALLOWED:
+            why += " (SQLite needs to write to the file and to its folder)"
+        raise StoreFileError(why) from None
     finally:
         connection.close()
 
@@ -163,6 +163,15 @@ def _check_kind(
         f"{path} is not a {what}: it holds other tables "
         f"({', '.join(sorted(names))}); give the {what} a file of its own"
     )
+
+
+# What SQLite answers when it may not open or write the file, or its -wal
+# and -shm files beside it.
+_NOT_ALLOWED: Final = {
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PERM,
+    sqlite3.SQLITE_READONLY,
+}
 
 
 def _read_kind(

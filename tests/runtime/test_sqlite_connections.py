@@ -313,6 +313,7 @@ def test_a_store_in_a_folder_it_cannot_write_is_not_called_corrupt(
 
     assert said.startswith("StoreFileError: ")
     assert "cannot be read" in said and str(path) in said
+    assert said.endswith("(SQLite needs to write to the file and to its folder)")
     assert "not a SQLite database" not in said
 
 
@@ -324,3 +325,22 @@ def test_a_store_file_it_cannot_write_names_the_file(shared_folder: Path) -> Non
     said = _open_unprivileged("store", path)
 
     assert said == f"PermissionError: [Errno 13] Permission denied: '{path}'"
+
+
+@pytest.mark.parametrize("opener", OPENERS)
+def test_a_damaged_database_is_called_damaged_not_foreign(
+    tmp_path: Path, opener: Opener
+) -> None:
+    path = tmp_path / "damaged.sqlite3"
+    _database(path, "CREATE TABLE notes (text TEXT);")
+    damaged = bytearray(path.read_bytes())
+    damaged[100:400] = b"\xff" * 300  # the schema's page, after the header
+    path.write_bytes(damaged)
+
+    with pytest.raises(StoreFileError) as raised:
+        opener(path)
+
+    assert str(raised.value).endswith(
+        f"{path} cannot be read: database disk image is malformed"
+    )
+    assert path.read_bytes() == damaged
