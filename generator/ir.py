@@ -12,6 +12,7 @@ and conditionals on flags set here.
     │   └── call: StripeCall | EmailCall | TwilioCall | QdrantCall | None
     │                                       how the provider is invoked
     ├── workflows: [Workflow]               one module each
+    │   └── input: Model, models: [Model]   its declared inputs, nested first
     └── integrations: {provider: Integration}
 
 Every node that came from a spec keeps its `source`, the spec path shown in
@@ -303,6 +304,8 @@ class Workflow:
     typing_imports: tuple[str, ...] = ()
     # Functions of the workflow engine the step inputs call (`ran`, ...).
     engine_functions: tuple[str, ...] = ()
+    # The nested object models of declared inputs, inner first.
+    models: tuple[Model, ...] = ()
 
     @property
     def function(self) -> str:

@@ -68,10 +68,11 @@ def docstring(text: str, indent: int = 0) -> str:
 
 # Words that make a comment an order to a tool wherever the comment stands:
 # black's `fmt: off`, mypy's `type: ignore`, ruff's `noqa`, pylint's
-# `pylint: disable=...`, coverage's `pragma: no cover` and their kin.
+# `pylint: disable=...`, coverage's `pragma: no cover` (or `pragma no cover`,
+# which coverage obeys too) and their kin.
 _DIRECTIVE = re.compile(
-    r"\b(?:(?:fmt|yapf|type|mypy|ruff|flake8|isort|pyright|pylint|pytype|pragma)"
-    r"(?=\s*:)|noqa|nosec|pyre-[a-z]+)\b",
+    r"\b(?:(?:fmt|yapf|autopep8|type|mypy|ty|pyrefly|ruff|flake8|isort|pyright"
+    r"|pylint|pytype)(?=\s*:)|noqa|nosec|pragma|pyre-[a-z]+)\b",
     re.IGNORECASE,
 )
 
@@ -417,7 +418,8 @@ def _workflow(workflow: Workflow, package: Package) -> str:
         local.append(f"from ..{c.provider}.{c.module} import {', '.join(names)}")
     typing = sorted(n for n in workflow.typing_imports if n != "AwareDatetime")
     pydantic = ["BaseModel", "ConfigDict"]
-    if any(f.assignment.startswith(" = Field(") for f in workflow.input.fields):
+    models = (*workflow.models, workflow.input)
+    if any(f.assignment.startswith(" = Field(") for m in models for f in m.fields):
         pydantic.append("Field")
     if "AwareDatetime" in workflow.typing_imports:
         pydantic.append("AwareDatetime")

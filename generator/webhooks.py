@@ -323,7 +323,8 @@ def _check_store(
     """Report a `store` that cannot name the webhook store's SQLite file.
 
     The generated endpoint would start with it and then answer every delivery
-    500 (a folder), or quietly use the default store (an empty text)."""
+    500 (a folder), quietly use the default store (an empty text), or not
+    start (a NUL character)."""
     if store is None:
         return
     folder = store.rstrip(_SEPARATORS)
@@ -333,6 +334,10 @@ def _check_store(
         hint = (
             "name the store's SQLite file, or leave `store` out for " f"{DEFAULT_STORE}"
         )
+    elif "\0" in store:
+        shown = store.replace("\0", "\\0")
+        message = f"webhook store '{shown}' holds a NUL character"
+        hint = "no file name can hold one: remove it"
     elif last in ("", ".", ".."):
         why = "ends with a path separator, so it " if not last else ""
         message = (

@@ -460,13 +460,20 @@ _ROOT_FORMS = {
 def _root_hint(root: str, rest: list[str]) -> str:
     """The expression with a misspelt root corrected (`inputs.email` →
     `input.email`), or the roots there are."""
-    close = difflib.get_close_matches(root, list(_ROOT_FORMS), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(root.lower(), list(_ROOT_FORMS), n=1, cutoff=0.6)
     if not close:
         return (
             "expressions start with input., steps. or error.; write $${ for a "
             "literal ${"
         )
-    suggested = ".".join([close[0], *rest]) if rest else _ROOT_FORMS[close[0]]
+    # The rest as written when it fits the root's form, else the form itself:
+    # a hint must not suggest an expression that is wrong in another way.
+    form = _ROOT_FORMS[close[0]].split(".")[1:]
+    fits = len(rest) == len(form) and all(
+        part == shape or (shape.startswith("<") and part)
+        for part, shape in zip(rest, form, strict=True)
+    )
+    suggested = ".".join([close[0], *rest]) if fits else _ROOT_FORMS[close[0]]
     return f"did you mean '${{{suggested}}}'?"
 
 
@@ -562,6 +569,7 @@ class _WorkflowBuilder:
         prefix = names.class_name(module)
         builder = ModelBuilder(self.document, self.diagnostics)
         declared = None
+        nested: tuple[Model, ...] = ()
         if self.spec.inputs is not None:
             declared = builder.build(
                 f"{prefix}Input",
@@ -570,6 +578,7 @@ class _WorkflowBuilder:
                 ("inputs",),
             )
             self.typing_imports |= builder.typing_imports
+            nested = tuple(m for m in builder.models if m is not declared)
         if declared is None:
             # Inferred inputs are typed before any step is built, so every
             # expression that reads one knows whether it may be None.
@@ -608,6 +617,7 @@ class _WorkflowBuilder:
             entry=self.spec.entry or self.spec.steps[0].id,
             typing_imports=tuple(sorted(self.typing_imports)),
             engine_functions=tuple(sorted(self.engine_functions)),
+            models=nested,
         )
 
     def _step(

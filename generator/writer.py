@@ -124,6 +124,9 @@ def write_tree(files: dict[str, str], output: Path) -> Changes:
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.new-", dir=output.parent))
     try:
+        # mkdtemp makes a folder only its owner may enter; the package is
+        # made like the folders in it, for whoever imports it.
+        staging.chmod(0o777 & ~_umask())
         unchanged = set(files) - set(changes.added) - set(changes.changed)
         for rel, text in sorted(files.items()):
             target = staging / rel
@@ -141,6 +144,12 @@ def write_tree(files: dict[str, str], output: Path) -> Changes:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return changes
+
+
+def _umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def _swap(staging: Path, output: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,24 @@ def test_stale_files_are_removed_and_unchanged_files_kept(tmp_path: Path) -> Non
     assert not (tmp_path / "out" / "stripe" / "create_subscription.py").exists()
     after = kept.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_the_package_folder_is_made_like_the_folders_in_it(tmp_path: Path) -> None:
+    _project(tmp_path)
+    umask = os.umask(0o022)
+    os.umask(umask)
+
+    spec = tmp_path / "specs" / "capabilities" / "stripe-create-subscription.yaml"
+
+    for change in (lambda: None, spec.unlink):  # made, then replaced
+        change()
+        run = contractgen(
+            "generate", "--specs", "specs", "--output", "out", cwd=tmp_path
+        )
+        assert run.returncode == 0, run.stderr
+
+        folders = [tmp_path / "out", *(tmp_path / "out").glob("*/")]
+        assert {stat.S_IMODE(p.stat().st_mode) for p in folders} == {0o777 & ~umask}
 
 
 def test_refuses_to_replace_a_folder_it_did_not_write(tmp_path: Path) -> None:

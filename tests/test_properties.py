@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,72 @@ def test_any_text_becomes_comment_lines_that_black_keeps(text: str) -> None:
     for line in lines.split("\n"):
         assert line.startswith("    #")
         assert len(line) <= 88 or " " not in line[len("    # ") :], line
+
+
+# How each tool finds its orders in a comment's text (what follows the `#`),
+# as the tools read them; coverage's needs no colon.
+_TOOL_DIRECTIVES = {
+    "black": r"^\s*(fmt|yapf)\s*:\s*(off|on|skip|disable|enable)\b",
+    "mypy": r"^\s*(type\s*:\s*ignore|mypy\s*:)",
+    "ruff, flake8": r"(^|#)\s*noqa\b|^\s*(ruff|flake8)\s*:\s*noqa",
+    "pylint": r"\bpylint\s*:",
+    "coverage": r"^\s*pragma[:\s]?\s*no\s*(cover|branch)",
+    "pyright, isort, pytype": r"^\s*(pyright|isort|pytype)\s*:",
+    "bandit": r"(^|#)\s*nosec",
+    "pyre": r"^\s*pyre-",
+    "ty, pyrefly": r"^\s*(ty|pyrefly)\s*:\s*ignore",
+    "autopep8": r"^\s*autopep8\s*:\s*(off|on)",
+}
+
+_ORDERS = [
+    "fmt: off",
+    "fmt:skip",
+    "type: ignore",
+    "type:ignore[misc]",
+    "noqa",
+    "#NOQA: E501",
+    "ruff: noqa",
+    "pylint: disable=all",
+    "pragma: no cover",
+    "pragma no cover",
+    "PRAGMA NO BRANCH",
+    "pyright: ignore",
+    "isort: skip_file",
+    "nosec",
+    "pyre-ignore",
+    "mypy: ignore-errors",
+    "ty: ignore",
+    "pyrefly: ignore",
+    "autopep8: off",
+]
+
+# Orders among any characters (surrogates too), and words long enough to wrap
+# an order onto the start of a line of its own.
+_ORDERS_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(_ORDERS),
+        st.text(st.characters(exclude_categories=()), max_size=8),
+        st.sampled_from(["\n", "\r", "\u2028", "\t", "x" * 37]),
+    ),
+    max_size=30,
+).map(" ".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_ORDERS_TEXT, st.sampled_from([4, 12, 16]))
+def test_no_order_to_a_tool_survives_in_a_comment(text: str, indent: int) -> None:
+    lines = comment(text, indent)
+    if not lines:
+        return
+    opening = "".join(
+        f"{'    ' * depth}if ready_{depth}:\n" for depth in range(indent // 4)
+    )
+    source = f"{opening}{lines}\n{' ' * indent}go()\n"
+
+    compile(source, "<comment>", "exec")
+    source.encode("utf-8")  # no lone surrogate reaches the file
+    assert black.format_str(source, mode=black.Mode()) == source
+    for line in lines.split("\n"):
+        text_after_hash = line.lstrip()[1:]
+        for tool, order in _TOOL_DIRECTIVES.items():
+            assert not re.search(order, text_after_hash, re.IGNORECASE), (tool, line)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from generator.webhooks import STRIPE_EVENT_TYPES
 from tests.support import Generated
@@ -73,6 +74,9 @@ def test_a_webhook_on_another_integration_is_not_generated(
         (".", "webhook store '.' names a folder"),
         ("..", "webhook store '..' names a folder"),
         ("data/..", "webhook store 'data/..' names a folder"),
+        ("x/./", "webhook store 'x/./' ends with a path separator"),
+        ('"x\\0y"', "webhook store 'x\\0y' holds a NUL character"),
+        ('"\\0"', "webhook store '\\0' holds a NUL character"),
     ],
 )
 def test_a_store_that_is_no_file_name_is_an_error_where_it_stands(
@@ -158,3 +162,23 @@ def test_the_catalog_knows_the_events_the_product_subscribes_to() -> None:
     assert STRIPE_EVENT_TYPES["customer.subscription.updated"] == (
         "customer.subscription"
     )
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        '"C:\\\\x\\\\hooks.sqlite3"',
+        "~/hooks.sqlite3",  # not expanded: a folder named ~ (see the report)
+        "' padded.sqlite3 '",
+        "data/./hooks.sqlite3",
+        "/".join(["d" * 200] * 20) + "/hooks.sqlite3",
+    ],
+)
+def test_a_store_that_names_a_file_reaches_the_app_exactly(
+    generate: Callable[..., Generated], store: str
+) -> None:
+    result = generate(_spec("charge.refunded", store=store))
+
+    assert result.ok, result.diagnostics()
+    default_store = result.module("webhooks.app").DEFAULT_STORE
+    assert default_store == Path(yaml.safe_load(f"store: {store}")["store"])

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import threading
+import time
+import warnings
 import zlib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from generated._runtime import webhook_store
 from generated._runtime.errors import SettingsError, StoreFileError
 from generated._runtime.journal import SqliteJournal
+from generated._runtime.sqlite_connections import APPLICATION_IDS
 from generated._runtime.webhook_store import (
     MemoryWebhookStore,
     SqliteWebhookStore,
@@ -22,6 +30,8 @@ from generated._runtime.webhook_store import (
 )
 from generated._runtime.webhooks import WebhookSettings, load_settings
 from tests.support import WEBHOOK_STORE_SCHEMA_1
+
+STORE_ID = next(key for key, what in APPLICATION_IDS.items() if what == "webhook store")
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -167,6 +177,7 @@ def test_a_store_of_schema_1_keeps_its_handled_events(tmp_path: Path) -> None:
 def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     newer = sqlite3.connect(path)
+    newer.execute(f"PRAGMA application_id = {STORE_ID}")  # a store's, but newer
     newer.execute("PRAGMA user_version = 99")
     newer.close()
 
@@ -374,3 +385,155 @@ def test_both_stores_know_an_event_by_its_id_object_and_time(
 
     assert store.claim("evt_1", "t", "pi_1", 10).state == "done"
     assert store.claim("evt_1", "t", "pi_1", 11).state == "claimed"
+
+
+# --- pruning: boundaries, size, and events handled meanwhile -----------------------
+
+_DAY = 86_400.0
+
+
+def _record(path: Path, rows: list[tuple[str, int, str, float]]) -> None:
+    """Rows (object id, created, event id, handled at) written as handled."""
+    with contextlib.closing(sqlite3.connect(path)) as database:
+        database.executemany("INSERT INTO handled VALUES (?, ?, ?, 't', ?)", rows)
+        database.commit()
+
+
+def test_pruning_keeps_a_record_exactly_at_the_cutoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    store.open()
+    now = 2_000_000_000.0
+    cutoff = now - 30 * _DAY
+    _record(
+        path,
+        [
+            ("", 1, "evt_at_cutoff", cutoff),
+            ("", 2, "evt_just_before", cutoff - 0.001),
+            ("", 3, "evt_just_after", cutoff + 0.001),
+        ],
+    )
+    monkeypatch.setattr(webhook_store.time, "time", lambda: now)
+
+    assert store.prune(timedelta(days=30)) == 1
+
+    assert store.done_event_ids() == {"evt_at_cutoff", "evt_just_after"}
+
+
+def test_pruning_keeps_each_objects_latest_by_created_not_by_handling(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    store.open()
+    old = time.time() - 40 * _DAY
+    _record(
+        path,
+        [
+            # Stripe does not promise order: the newest event came first.
+            ("sub_1", 30, "evt_sub_newest", old - 5),
+            ("sub_1", 20, "evt_sub_older", old),
+            # Two events of one object at one time are both its latest.
+            ("cus_1", 7, "evt_cus_a", old),
+            ("cus_1", 7, "evt_cus_b", old),
+            ("cus_1", 6, "evt_cus_before", old),
+            # An object whose latest is recent keeps only that.
+            ("pi_1", 1, "evt_pi_old", old),
+            ("pi_1", 2, "evt_pi_recent", time.time()),
+        ],
+    )
+
+    assert store.prune() == 3
+
+    assert store.done_event_ids() == {
+        "evt_sub_newest",
+        "evt_cus_a",
+        "evt_cus_b",
+        "evt_pi_recent",
+    }
+    assert (store.last_applied("sub_1"), store.last_applied("cus_1")) == (30, 7)
+
+
+def test_pruning_a_hundred_thousand_records_takes_under_two_seconds(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    store.open()
+    old = time.time() - 40 * _DAY
+    # Every fifth event has no object; the others are about 10,000 objects.
+    rows = [
+        (f"obj_{n % 10_000}" if n % 5 else "", n, f"evt_{n}", old)
+        for n in range(100_000)
+    ]
+    _record(path, rows)
+    objects = {object_id for object_id, _, _, _ in rows if object_id}
+
+    started = time.perf_counter()
+    gone = store.prune()
+    took = time.perf_counter() - started
+
+    assert gone == len(rows) - len(objects)  # each object's latest is kept
+    assert took < 2.0
+
+
+def test_events_handled_while_another_process_prunes_run_once_each(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SqliteWebhookStore(path)
+    store.open()
+    old = time.time() - 40 * _DAY
+    _record(path, [(f"obj_{n % 50}", n, f"evt_old_{n}", old) for n in range(5_000)])
+    store.close()  # the pruning process is forked: nothing may be open
+    stop_in, stop_out = os.pipe()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*fork.*", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child prunes until told to stop, then leaves
+        code = 1
+        try:
+            os.close(stop_out)
+            pruner = SqliteWebhookStore(path)
+            os.set_blocking(stop_in, False)
+            while True:
+                pruner.prune()
+                with contextlib.suppress(BlockingIOError):
+                    if os.read(stop_in, 1) == b"":
+                        break
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(stop_in)
+    runs: Counter[str] = Counter()
+    counting = threading.Lock()
+    events = [(f"evt_new_{n}", f"obj_{n % 50}", 10_000 + n) for n in range(150)]
+
+    def deliver(event: tuple[str, str, int]) -> None:
+        event_id, object_id, created = event
+        while True:
+            claim = store.claim(event_id, "t", object_id, created)
+            if claim.state == "done":
+                return
+            if claim.state == "claimed":
+                assert claim.token is not None
+                with counting:
+                    runs[event_id] += 1
+                store.complete(event_id, claim.token, object_id, created)
+                return
+            time.sleep(0.001)  # busy: Stripe retries later
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(deliver, events * 3))  # each event delivered three times
+    os.close(stop_out)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert runs == Counter({event_id: 1 for event_id, _, _ in events})
+    store.prune()  # once more, now that every object has a newer event
+    done = store.done_event_ids()
+    assert {event_id for event_id, _, _ in events} <= done
+    assert not any(event_id.startswith("evt_old_") for event_id in done)
+    assert store.last_applied("obj_7") == max(c for _, o, c in events if o == "obj_7")

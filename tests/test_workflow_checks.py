@@ -32,6 +32,13 @@ def _errors(tree: Generated) -> list[Diagnostic]:
         ("${step.make.output.email}", "did you mean '${steps.make.output.email}'?"),
         ("${errors.message}", "did you mean '${error.message}'?"),
         ("${inputs}", "did you mean '${input.<name>}'?"),
+        ("${INPUT.email}", "did you mean '${input.email}'?"),
+        # A correction that would still be wrong gives the root's form.
+        ("${inputs.a.b}", "did you mean '${input.<name>}'?"),
+        ("${inputs.}", "did you mean '${input.<name>}'?"),
+        ("${step.make}", "did you mean '${steps.<id>.output.<field>}'?"),
+        ("${step.make.outputs.email}", "did you mean '${steps.<id>.output.<field>}'?"),
+        ("${errors.message.x}", "did you mean '${error.<field>}'?"),
     ],
 )
 def test_a_misspelt_expression_root_is_corrected_in_the_hint(

@@ -377,3 +377,114 @@ def test_a_step_description_breaks_at_every_line_break_and_escapes_the_rest(
         "# next, LS",
         "# next.",
     ]
+
+
+# --- absent values of every shape, in process and on Temporal -----------------------
+
+_SHAPES = """\
+workflowId: shapes
+version: '1'
+inputs:
+  email: {type: string}
+  address:
+    type: object
+    optional: true
+    properties:
+      line1: {type: string}
+      postalCode: {type: string, optional: true}
+  tags: {type: array, items: {type: string}, optional: true}
+  notes: {type: object, optional: true}
+  when: {type: timestamp, optional: true}
+  speed: {type: enum, values: [standard, express], optional: true}
+  price: {type: number, optional: true}
+  gift: {type: boolean, optional: true}
+  count: {type: integer, optional: true}
+steps:
+  - id: tell
+    capability: send-email
+    inputs:
+      to: ${input.email}
+      template: welcome
+      subject: "a=${input.address}|t=${input.tags}|n=${input.notes}|w=${input.when}\\
+        |s=${input.speed}|p=${input.price}|g=${input.gift}|c=${input.count}"
+"""
+
+_GIVEN_SHAPES = {
+    "address": {"line1": "1 Main St"},
+    "tags": [],
+    "notes": {"floor": 2, "ratio": 1.0, "list": [1, "x"]},
+    "when": "2026-03-01T09:30:00+01:00",
+    "speed": "express",
+    "price": 0.0,
+    "gift": False,
+    "count": 0,
+}
+
+
+def test_a_declared_object_input_with_properties_gets_its_own_model(
+    generate: Generate,
+) -> None:
+    tree = generate({**example_with(), "shapes.yaml": _SHAPES})
+    shapes = tree.module("workflows.shapes")
+
+    given = shapes.ShapesInput.model_validate(
+        {
+            "email": "ada@example.com",
+            "address": {"line1": "1 Main St", "postalCode": "9"},
+        }
+    )
+
+    assert type(given.address).__name__ == "ShapesInputAddress"
+    assert given.model_dump(exclude_none=True)["address"] == {
+        "line1": "1 Main St",
+        "postalCode": "9",
+    }
+
+
+def test_absent_and_given_values_of_every_shape_read_alike_on_both_engines(
+    generate: Generate, temporal_address: str
+) -> None:
+    tree = generate({**example_with(), "shapes.yaml": _SHAPES}, temporal=True)
+    assert tree.ok, tree.diagnostics()
+    shapes = tree.module("workflows.shapes")
+    create_worker = tree.module("temporal.worker").create_worker
+    workflow_class = tree.module("temporal.shapes").ShapesWorkflow
+    journal = tree.module("_runtime.journal").NullJournal()
+
+    def in_process(**inputs: Any) -> str:
+        caps = RecordingCapabilities(tree)
+        shapes.shapes(shapes.ShapesInput.model_validate(inputs), caps, journal=journal)
+        subject: str = caps.received["send_email"][0].subject
+        return subject
+
+    def on_temporal(**inputs: Any) -> str:
+        caps = RecordingCapabilities(tree)
+
+        async def main() -> None:
+            client = await Client.connect(
+                temporal_address, data_converter=pydantic_data_converter
+            )
+            task_queue = f"test-{uuid.uuid4().hex}"
+            async with create_worker(client, caps, task_queue=task_queue):
+                await client.execute_workflow(
+                    workflow_class.run,
+                    shapes.ShapesInput.model_validate(inputs),
+                    id=f"shapes-{uuid.uuid4().hex}",
+                    task_queue=task_queue,
+                )
+
+        asyncio.run(main())
+        subject: str = caps.received["send_email"][0].subject
+        return subject
+
+    absent = in_process(email="ada@example.com")
+    given = in_process(email="ada@example.com", **_GIVEN_SHAPES)
+
+    assert absent == "a=|t=|n=|w=|s=|p=|g=|c="
+    assert on_temporal(email="ada@example.com") == absent
+    assert on_temporal(email="ada@example.com", **_GIVEN_SHAPES) == given
+    assert given == (
+        "a=line1='1 Main St' postal_code=None|t=[]"
+        "|n={'floor': 2, 'ratio': 1.0, 'list': [1, 'x']}"
+        "|w=2026-03-01 09:30:00+01:00|s=express|p=0.0|g=False|c=0"
+    )

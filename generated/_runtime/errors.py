@@ -66,8 +66,9 @@ class StoreFileError(ContractError, RuntimeError):
     cannot be that store.
 
     It is a folder, not a SQLite database, another program's database or the
-    other store's, or was written by a newer runtime. The message names the
-    file and why; nothing in the file was changed.
+    other store's, or was written by a newer runtime; or SQLite cannot read
+    it here, e.g. in a folder this process may not write. The message names
+    the file and why; nothing in the file was changed.
     """
 
 

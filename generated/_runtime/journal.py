@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -95,6 +96,26 @@ _TABLES: Final = (
     ) WITHOUT ROWID
     """,
 )
+
+
+# The columns of each table, by which a journal of schema 1 written before
+# journals marked their files is known.
+_TABLE_COLUMNS: Final = {
+    "steps": frozenset(
+        {
+            "workflow_id",
+            "run_id",
+            "step_id",
+            "capability",
+            "outcome",
+            "attempts",
+            "fingerprint",
+            "payload",
+            "recorded_at",
+        }
+    ),
+    "runs": frozenset({"workflow_id", "run_id", "status", "finished_at"}),
+}
 
 
 def _create_tables(connection: sqlite3.Connection, version: int) -> None:
@@ -222,9 +243,12 @@ class SqliteJournal:
 
     def __init__(self, path: str | Path) -> None:
         self._path = Path(path)
+        # Resolved once, as SQLite resolves it on opening: a thread that opens
+        # its connection after the process changed directory opens this file.
+        self._file = Path(os.path.abspath(path))
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._connections = ThreadConnections(self._path, _BUSY_TIMEOUT)
+        self._connections = ThreadConnections(self._file, _BUSY_TIMEOUT)
 
     @property
     def path(self) -> Path:
@@ -256,13 +280,13 @@ class SqliteJournal:
             if self._ready:
                 return
             prepare_file(
-                self._path,
+                self._file,
                 what="run journal",
                 schema_version=_SCHEMA_VERSION,
                 upgrade=_create_tables,
                 busy_timeout=_BUSY_TIMEOUT,
                 # Journals written before stores marked their files as theirs.
-                earlier_tables={1: frozenset({"steps", "runs"})},
+                earlier_tables={1: _TABLE_COLUMNS},
             )
             self._ready = True
 

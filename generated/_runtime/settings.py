@@ -9,7 +9,8 @@ into a :class:`~.errors.SettingsError` worded the same for every provider::
     QDRANT_TIMEOUT is invalid: fix it in the environment or in .env
 
 Variables go by their environment names, as the fields' validation aliases
-say, and each is said to be not set or invalid. The message never repeats a
+say (every choice of an ``AliasChoices``), and each is said to be not set or
+invalid; a dotenv file that is not UTF-8 is named too. The message never repeats a
 value: the invalid value may well be a secret, such as a mistyped key.
 :func:`missing_setting` words a variable that the settings may leave unset
 but a call needs, in the same voice.
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import AliasChoices, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from .errors import SettingsError
@@ -41,13 +43,20 @@ def read_settings(settings_class: type[S], /, **values: Any) -> S:
     A value that does not validate raises :class:`~.errors.SettingsError`
     naming each variable at fault, never its value.
     """
+    env_file: _EnvFile = values.get(
+        "_env_file", settings_class.model_config.get("env_file")
+    )
     try:
         return settings_class(**values)
     except ValidationError as err:
-        env_file: _EnvFile = values.get(
-            "_env_file", settings_class.model_config.get("env_file")
-        )
         raise SettingsError(_problem(settings_class, err, env_file)) from None
+    except UnicodeDecodeError as err:
+        # Only a dotenv file is decoded; which one pydantic-settings does not say.
+        files = " or ".join(_env_files(env_file)) or "a dotenv file"
+        raise SettingsError(
+            f"{files} is not {err.encoding.upper()} text (at byte {err.start}): "
+            f"save it as {err.encoding.upper()}"
+        ) from None
 
 
 def missing_setting(
@@ -90,18 +99,32 @@ def _problem(
 
 def _variable(settings_class: type[BaseSettings], name: str | int) -> str:
     """The environment name behind ``name``, a field's name or its alias."""
-    field = settings_class.model_fields.get(str(name))
+    fields = settings_class.model_fields
+    field = fields.get(str(name))
     if field is None:
-        # pydantic reports a field read through an alias by that alias.
-        return str(name)
-    alias = field.validation_alias
-    if isinstance(alias, str):
-        return alias
-    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
-        return alias.choices[0]
+        # pydantic reports a field read through an alias by that alias, and
+        # by its first choice whichever choice was set: name them all.
+        field = next((f for f in fields.values() if name in _choices(f)), None)
+        if field is None:
+            return str(name)
+    choices = _choices(field)
+    if len(choices) > 1:
+        return f"{choices[0]} (or {' or '.join(choices[1:])})"
+    if choices:
+        return choices[0]
     config = settings_class.model_config
     variable = f"{config.get('env_prefix', '')}{name}"
     return variable if config.get("case_sensitive") else variable.upper()
+
+
+def _choices(field: FieldInfo) -> list[str]:
+    """The environment names a field's validation alias gives it, if any."""
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        return [alias]
+    if isinstance(alias, AliasChoices):
+        return [choice for choice in alias.choices if isinstance(choice, str)]
+    return []
 
 
 def _message(

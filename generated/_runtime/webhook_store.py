@@ -299,11 +299,29 @@ _FROM_VERSION_1: Final = (
 )
 
 
-# What a store file holds at each schema, for files written before stores
-# marked their files as theirs.
+# What a store file holds at each schema, tables and their columns, for files
+# written before stores marked their files as theirs.
 _EARLIER_TABLES: Final = {
-    1: frozenset({"events", "objects"}),
-    2: frozenset({"handled"}),
+    1: {
+        "events": frozenset(
+            {
+                "event_id",
+                "event_type",
+                "object_id",
+                "created",
+                "status",
+                "token",
+                "claimed_at",
+                "finished_at",
+            }
+        ),
+        "objects": frozenset({"object_id", "last_created", "last_event_id"}),
+    },
+    2: {
+        "handled": frozenset(
+            {"object_id", "created", "event_id", "event_type", "handled_at"}
+        ),
+    },
 }
 
 

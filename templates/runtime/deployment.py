@@ -12,13 +12,19 @@ as each provider reads its own settings.
 from __future__ import annotations
 
 import os
+import time
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 __all__ = ["deployment_environment"]
 
 _DEFAULT = "development"
+_VARIABLE = "CONTRACTGEN_ENVIRONMENT"
 
 
 class _DeploymentSettings(BaseSettings):
@@ -26,45 +32,68 @@ class _DeploymentSettings(BaseSettings):
     # credentials, nor fail on another variable that does not validate.
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    environment: str = Field(
-        default=_DEFAULT, validation_alias="CONTRACTGEN_ENVIRONMENT"
-    )
+    environment: str = Field(default=_DEFAULT, validation_alias=_VARIABLE)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The variable comes in as the value `_inputs` saw (see below), which
+        # beats .env as the environment does.
+        return init_settings, dotenv_settings
 
 
-# What `_DeploymentSettings()` reads: the variable, matched in any case as
+# What the environment is read from: the variable, matched in any case as
 # pydantic-settings matches names, and the `.env` file of the working folder.
-_NAME = "contractgen_environment"
+_NAME = _VARIABLE.lower()
 _NAME_BYTES = _NAME.encode()
+# File systems keep a file's times to a tick, a second (ext3, HFS+) or two
+# (FAT): two writes of one size within that time leave the same times, so a
+# .env changed less long ago than this may change unseen.
+_SETTLE_NS = 2_000_000_000
 _memo: tuple[object, str] | None = None
 
 
-def _inputs() -> object:
-    """A value that changes whenever what the environment is read from does."""
-    # os.environ's own store, scanned without decoding every variable.
+# Each setting of the variable, as (name, value): bytes on POSIX.
+_Found = tuple[tuple[str | bytes, str | bytes], ...]
+
+
+def _inputs() -> tuple[_Found, object, bool]:
+    """The variable's values as set, a value that changes whenever ``.env``
+    does, and whether ``.env`` is old enough for its times to show a change."""
+    # os.environ's own store, scanned without decoding every variable, and
+    # copied in one step first: another thread may add or remove variables.
     data = getattr(os.environ, "_data", None)
+    found: _Found
     if isinstance(data, dict):
-        found = [
+        found = tuple(
             (key, value)
-            for key, value in data.items()
+            for key, value in list(data.items())
             if key.lower() == (_NAME_BYTES if isinstance(key, bytes) else _NAME)
-        ]
+        )
     else:  # pragma: no cover - not CPython
-        found = [
+        found = tuple(
             (key, value) for key, value in os.environ.items() if key.lower() == _NAME
-        ]
+        )
     try:
         info = os.stat(".env")
-        dotenv: object = (
-            os.getcwd(),
-            info.st_dev,
-            info.st_ino,
-            info.st_size,
-            info.st_mtime_ns,
-            info.st_ctime_ns,
-        )
     except OSError:
-        dotenv = os.getcwd() if os.path.lexists(".env") else None
-    return (tuple(found), dotenv)
+        return found, os.getcwd() if os.path.lexists(".env") else None, True
+    dotenv = (
+        os.getcwd(),
+        info.st_dev,
+        info.st_ino,
+        info.st_size,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+    )
+    changed = max(info.st_mtime_ns, info.st_ctime_ns)
+    return found, dotenv, time.time_ns() - changed > _SETTLE_NS
 
 
 def deployment_environment() -> str:
@@ -76,10 +105,17 @@ def deployment_environment() -> str:
     any change is seen by the next call.
     """
     global _memo
-    inputs = _inputs()
+    found, dotenv, settled = _inputs()
     memo = _memo
-    if memo is not None and memo[0] == inputs:
+    if memo is not None and memo[0] == (found, dotenv):
         return memo[1]
-    environment = _DeploymentSettings().environment
-    _memo = (inputs, environment)
+    # The value of the variable as compared, not as another thread may have
+    # set it since, so that what is kept is true of what it is kept for. The
+    # last one set wins, as in pydantic-settings.
+    if found:
+        given = {_VARIABLE: os.fsdecode(found[-1][1])}
+        environment = _DeploymentSettings(**given).environment
+    else:
+        environment = _DeploymentSettings().environment
+    _memo = ((found, dotenv), environment) if settled else None
     return environment

@@ -48,7 +48,7 @@ def prepare_file(
     schema_version: int,
     upgrade: Callable[[sqlite3.Connection, int], None],
     busy_timeout: float,
-    earlier_tables: Mapping[int, AbstractSet[str]],
+    earlier_tables: Mapping[int, Mapping[str, AbstractSet[str]]],
     page_size: int | None = None,
 ) -> None:
     """Create a store's file, or bring an older one up to ``schema_version``.
@@ -66,8 +66,9 @@ def prepare_file(
     :class:`~.errors.StoreFileError` before anything in it changes: a
     folder, a file that is not SQLite, a database of another program or of
     the other store, or one written by a newer runtime. A file without an
-    application id is taken only when it is empty or holds the tables
-    ``earlier_tables`` lists for its schema version.
+    application id is taken only when it is new (no tables, views or
+    anything else, at version 0) or holds the tables ``earlier_tables`` lists
+    for its schema version, each with at least the columns listed for it.
     """
     application_id = _application_id(what)
     if path.is_dir():
@@ -75,9 +76,9 @@ def prepare_file(
     if not path.parent.is_dir():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    _check_kind(path, what, application_id, earlier_tables, busy_timeout)
     connection = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
     try:
-        _check_kind(connection, path, what, application_id, earlier_tables)
         if page_size is not None:
             # Only a new file takes it, and only before its first write.
             connection.execute(f"PRAGMA page_size = {int(page_size)}")
@@ -109,41 +110,98 @@ def _application_id(what: str) -> int:
 
 
 def _check_kind(
-    connection: sqlite3.Connection,
     path: Path,
     what: str,
     application_id: int,
-    earlier_tables: Mapping[int, AbstractSet[str]],
+    earlier_tables: Mapping[int, Mapping[str, AbstractSet[str]]],
+    busy_timeout: float,
 ) -> None:
     """Refuse a file that is not this store's, reading only."""
+    # A file with a write-ahead log is opened read-only: the last connection
+    # to close a database checkpoints its log into the file and deletes it,
+    # and this check must leave another program's database as it was.
+    read_only = os.path.exists(f"{path}-wal")
+    target = f"{Path(os.path.abspath(path)).as_uri()}?mode=ro" if read_only else path
+    connection = sqlite3.connect(
+        target, timeout=busy_timeout, isolation_level=None, uri=read_only
+    )
     try:
-        (found_id,) = connection.execute("PRAGMA application_id").fetchone()
-        (version,) = connection.execute("PRAGMA user_version").fetchone()
-        tables = {
-            row[0]
-            for row in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
-            )
-        }
-    except sqlite3.DatabaseError:
-        raise StoreFileError(
-            f"{path} is not a SQLite database, so it cannot be the {what}"
-        ) from None
+        found_id, version, names, columns = _read_kind(connection)
+    except sqlite3.DatabaseError as err:
+        if err.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+            raise StoreFileError(
+                f"{path} is not a SQLite database, so it cannot be the {what}"
+            ) from None
+        why = f"the {what} {path} cannot be read: {err}"
+        if err.sqlite_errorcode & 0xFF in _NOT_ALLOWED:
+            why += " (SQLite needs to write to the file and to its folder)"
+        raise StoreFileError(why) from None
+    finally:
+        connection.close()
+
     if found_id == application_id:
         return
     if found_id:
         other = APPLICATION_IDS.get(found_id)
         owner = f"a contractgen {other}" if other else "another program's database"
         raise StoreFileError(f"{path} is {owner}, not a {what}: give each its own file")
-    if not tables:
+    if not names and not version:
         return  # a new file
+    if not names:
+        raise StoreFileError(
+            f"{path} is another program's database (empty, at its version "
+            f"{version}), not a {what}: give each its own file"
+        )
     expected = earlier_tables.get(version)
-    if expected is not None and expected <= tables:
+    if expected is not None and all(
+        table in columns and wanted <= columns[table]
+        for table, wanted in expected.items()
+    ):
         return  # this store's, written before the ids were
     raise StoreFileError(
         f"{path} is not a {what}: it holds other tables "
-        f"({', '.join(sorted(tables))}); give the {what} a file of its own"
+        f"({', '.join(sorted(names))}); give the {what} a file of its own"
     )
+
+
+# What SQLite answers when it may not open or write the file, or its -wal
+# and -shm files beside it.
+_NOT_ALLOWED: Final = {
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PERM,
+    sqlite3.SQLITE_READONLY,
+}
+
+
+def _read_kind(
+    connection: sqlite3.Connection,
+) -> tuple[int, int, set[str], dict[str, set[str]]]:
+    """The file's application id, version, schema objects, and tables' columns.
+
+    Read in one transaction, so that a store another process is creating
+    meanwhile is seen before or after, never half made."""
+    connection.execute("BEGIN")
+    try:
+        (found_id,) = connection.execute("PRAGMA application_id").fetchone()
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        schema = connection.execute(
+            "SELECT type, name FROM sqlite_master"
+            " WHERE substr(name, 1, 7) != 'sqlite_'"
+        ).fetchall()
+        columns = {
+            name: {
+                row[0]
+                for row in connection.execute(
+                    "SELECT name FROM pragma_table_info(?)", (name,)
+                )
+            }
+            for kind, name in schema
+            if kind == "table"
+        }
+    finally:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+    return found_id, version, {name for _, name in schema}, columns
 
 
 def _use_wal(connection: sqlite3.Connection, busy_timeout: float) -> None:

@@ -6,9 +6,13 @@ Each test runs in an empty folder with no provider settings from the shell
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from qdrant_client import QdrantClient
@@ -187,3 +191,116 @@ def test_each_provider_sees_a_changed_environment_on_its_next_call(
     call_once()
 
     assert seen == ["development", "staging", "production"]
+
+
+# --- what the kept value may not outlive -------------------------------------------
+
+
+class _Coarse:
+    """A stat result whose times are whole seconds, as ext3 or HFS+ keep them."""
+
+    def __init__(self, info: os.stat_result) -> None:
+        self._info = info
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._info, name)
+        if name in ("st_mtime_ns", "st_ctime_ns"):
+            return value // 1_000_000_000 * 1_000_000_000
+        return value
+
+
+def test_a_dotenv_rewritten_within_the_same_second_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_stat = os.stat
+
+    def coarse_stat(path: Any, *args: Any, **kwargs: Any) -> Any:
+        info = real_stat(path, *args, **kwargs)
+        return _Coarse(info) if os.fspath(path) == ".env" else info
+
+    monkeypatch.setattr(os, "stat", coarse_stat)
+    dotenv = tmp_path / ".env"
+    seen = []
+    for environment in ("staging", "testing", "staging"):  # one size
+        dotenv.write_text(f"CONTRACTGEN_ENVIRONMENT={environment}\n")
+        seen.append(deployment.deployment_environment())
+
+    assert seen == ["staging", "testing", "staging"]
+
+
+@pytest.mark.parametrize("before", ["ci", None], ids=["set", "unset"])
+def test_a_change_made_while_the_settings_are_read_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch, before: str | None
+) -> None:
+    if before is not None:
+        monkeypatch.setenv("CONTRACTGEN_ENVIRONMENT", before)
+    read = deployment._DeploymentSettings
+
+    def read_while_another_thread_sets_and_resets(**values: Any) -> Any:
+        os.environ["CONTRACTGEN_ENVIRONMENT"] = "meanwhile"
+        try:
+            return read(**values)
+        finally:
+            if before is None:
+                del os.environ["CONTRACTGEN_ENVIRONMENT"]
+            else:
+                os.environ["CONTRACTGEN_ENVIRONMENT"] = before
+
+    with monkeypatch.context() as racing:
+        racing.setattr(
+            deployment, "_DeploymentSettings", read_while_another_thread_sets_and_resets
+        )
+        deployment.deployment_environment()
+
+    assert deployment.deployment_environment() == (before or "development")
+
+
+def test_threads_see_the_last_value_another_thread_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONTRACTGEN_ENVIRONMENT", "first")
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often, to meet mid-call
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def call_until_stopped() -> None:
+        while not stop.is_set():
+            try:
+                deployment.deployment_environment()
+            except BaseException as err:  # reported below
+                failures.append(err)
+                return
+
+    callers = [threading.Thread(target=call_until_stopped) for _ in range(4)]
+    try:
+        for caller in callers:
+            caller.start()
+        for n in range(400):
+            os.environ["CONTRACTGEN_ENVIRONMENT"] = f"value-{n % 7}"
+            os.environ["CONTRACTGEN_ENVIRONMENT"] = "last"
+    finally:
+        stop.set()
+        for caller in callers:
+            caller.join()
+        sys.setswitchinterval(switching)
+
+    assert failures == []
+    assert deployment.deployment_environment() == "last"
+
+
+def test_a_dotenv_replaced_by_a_rename_or_a_link_is_seen(tmp_path: Path) -> None:
+    seen = deployment.deployment_environment
+    (tmp_path / "staging.env").write_text("CONTRACTGEN_ENVIRONMENT=staging\n")
+    (tmp_path / "testing.env").write_text("CONTRACTGEN_ENVIRONMENT=testing\n")
+    os.link(tmp_path / "staging.env", tmp_path / "staged")
+
+    os.replace(tmp_path / "staged", tmp_path / ".env")
+    first = seen()
+    (tmp_path / ".env").unlink()
+    (tmp_path / ".env").symlink_to(tmp_path / "testing.env")
+    second = seen()
+    (tmp_path / ".env").unlink()
+    third = seen()
+
+    assert (first, second, third) == ("staging", "testing", "development")

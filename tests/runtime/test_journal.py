@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import pytest
 
+from generated._runtime import journal as journal_module
 from generated._runtime.journal import (
     DEFAULT_JOURNAL_PATH,
     Journal,
@@ -22,6 +28,7 @@ from generated._runtime.journal import (
     SqliteJournal,
     default_journal,
 )
+from generated._runtime.sqlite_connections import APPLICATION_IDS
 
 ERROR = {
     "type": "CardDeclinedError",
@@ -240,6 +247,8 @@ def test_sqlite_entries_survive_a_new_journal_object(tmp_path: Path) -> None:
 def test_sqlite_refuses_a_file_from_a_newer_runtime(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     connection = sqlite3.connect(path)
+    journal_id = next(k for k, what in APPLICATION_IDS.items() if what == "run journal")
+    connection.execute(f"PRAGMA application_id = {journal_id}")  # a journal's
     connection.execute("PRAGMA user_version = 99")
     connection.close()
 
@@ -368,3 +377,184 @@ def test_pruning_forgets_runs_finished_long_ago_and_keeps_the_rest(
     assert journal.load("w", "old") == {}
     assert journal.run_status("w", "recent") == "failed"
     assert set(journal.load("w", "unfinished")) == {"charge"}
+
+
+# --- pruning: boundaries, neighbours, size, and runs recorded meanwhile ------------
+
+
+def _finished(path: Path, runs: list[tuple[str, str, str]]) -> None:
+    """Runs (workflow id, run id, finished at) with one step each, written as is."""
+    with contextlib.closing(sqlite3.connect(path)) as database:
+        database.executemany(
+            "INSERT INTO steps VALUES (?, ?, 'charge', 'c', 'succeeded', 1, 'f',"
+            " '{}', ?)",
+            runs,
+        )
+        database.executemany(
+            "INSERT INTO runs VALUES (?, ?, 'succeeded', ?)",
+            [run for run in runs if run[2]],
+        )
+        database.commit()
+
+
+def _at(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def test_pruning_keeps_a_run_finished_exactly_at_the_cutoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = SqliteJournal(path)
+    journal.run_status("w", "r")
+    now = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
+    cutoff = now - timedelta(days=30)
+    tick = timedelta(milliseconds=1)
+    _finished(
+        path,
+        [
+            ("w", "at", _at(cutoff)),
+            ("w", "before", _at(cutoff - tick)),
+            ("w", "after", _at(cutoff + tick)),
+        ],
+    )
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            return cls.fromtimestamp(now.timestamp(), tz)
+
+    monkeypatch.setattr(journal_module, "datetime", Frozen)
+
+    assert journal.prune(timedelta(days=30)) == 1
+
+    statuses = {run: journal.run_status("w", run) for run in ("at", "before", "after")}
+    assert statuses == {"at": "succeeded", "before": None, "after": "succeeded"}
+
+
+def test_pruning_a_run_leaves_its_namesakes_and_unfinished_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = SqliteJournal(path)
+    journal.run_status("w", "r")
+    long_ago = "2020-01-01T00:00:00.000+00:00"
+    _finished(
+        path,
+        [
+            ("pay", "r1", long_ago),
+            ("refund", "r1", ""),  # the same run id in another workflow, unfinished
+            ("pay", "r2", ""),  # started long ago, never finished
+            ("pay", "r3", long_ago),
+        ],
+    )
+    journal.finish_run("pay", "r3", status="failed")  # finished again just now
+
+    assert journal.prune() == 1
+
+    assert journal.load("pay", "r1") == {}
+    assert set(journal.load("refund", "r1")) == {"charge"}
+    assert set(journal.load("pay", "r2")) == {"charge"}
+    assert (journal.run_status("pay", "r3"), set(journal.load("pay", "r3"))) == (
+        "failed",
+        {"charge"},
+    )
+
+
+def test_pruning_a_hundred_thousand_steps_takes_under_two_seconds(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = SqliteJournal(path)
+    journal.run_status("w", "r")
+    with contextlib.closing(sqlite3.connect(path)) as database:
+        database.executemany(
+            "INSERT INTO steps VALUES ('w', ?, ?, 'c', 'succeeded', 1, 'f', '{}',"
+            " '2020-01-01T00:00:00.000+00:00')",
+            ((f"r{n // 4}", f"s{n % 4}") for n in range(100_000)),
+        )
+        database.executemany(
+            "INSERT INTO runs VALUES ('w', ?, 'succeeded', ?)",
+            (
+                (f"r{n}", "2020-01-01T00:00:00.000+00:00" if n % 2 else "2999-01-01")
+                for n in range(25_000)
+            ),
+        )
+        database.commit()
+
+    started = time.perf_counter()
+    gone = journal.prune()
+    took = time.perf_counter() - started
+
+    assert gone == 12_500
+    assert took < 2.0
+    with contextlib.closing(sqlite3.connect(path)) as database:
+        assert database.execute("SELECT count(*) FROM steps").fetchone() == (50_000,)
+
+
+def test_runs_recorded_while_another_thread_prunes_are_all_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = SqliteJournal(path)
+    journal.run_status("w", "r")
+    long_ago = "2020-01-01T00:00:00.000+00:00"
+    _finished(path, [("w", f"old-{n}", long_ago) for n in range(2_000)])
+    stop = threading.Event()
+    pruned: list[int] = []
+
+    def prune_until_stopped() -> None:
+        while True:  # at least once, however soon the runs end
+            pruned.append(journal.prune())
+            if stop.is_set():
+                return
+
+    def run(n: int) -> None:
+        for step in ("charge", "receipt"):
+            journal.record_success(
+                "w",
+                f"new-{n}",
+                step,
+                capability="c",
+                fingerprint="f",
+                attempts=1,
+                output={"n": n},
+            )
+        if n % 2:
+            journal.finish_run("w", f"new-{n}", status="succeeded")
+
+    pruner = threading.Thread(target=prune_until_stopped)
+    pruner.start()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(run, range(200)))
+    finally:
+        stop.set()
+        pruner.join()
+
+    assert sum(pruned) == 2_000
+    assert all(len(journal.load("w", f"new-{n}")) == 2 for n in range(200))
+    assert journal.run_status("w", "new-1") == "succeeded"
+    assert journal.load("w", "old-7") == {}
+
+
+def test_a_relative_journal_keeps_its_file_after_the_process_changes_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    monkeypatch.chdir(tmp_path / "first")
+    journal = SqliteJournal("runs.sqlite3")
+    journal.finish_run("w", "r", status="succeeded")
+    monkeypatch.chdir(tmp_path / "second")
+    seen: list[object] = []
+
+    # A thread opens its own connection, as a step's timeout thread does.
+    thread = threading.Thread(target=lambda: seen.append(journal.run_status("w", "r")))
+    thread.start()
+    thread.join()
+
+    assert seen == ["succeeded"]
+    assert journal.path == Path("runs.sqlite3")
+    assert not (tmp_path / "second" / "runs.sqlite3").exists()
+    journal.close()

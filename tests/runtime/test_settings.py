@@ -7,11 +7,14 @@ and the others pin the parts of it no provider's settings reach today.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -238,4 +241,121 @@ def test_a_variable_needed_by_a_call_is_worded_like_the_helper() -> None:
     )
     assert str(elsewhere) == (
         "APP_TOKEN is not set: set it in the environment or in config/app.env"
+    )
+
+
+# --- values, files and names that the wording must survive --------------------------
+
+
+_SECRETS = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
+    min_size=1,
+    max_size=60,
+).map(lambda text: f"sk_live_{text}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(secret=_SECRETS)
+def test_no_invalid_value_is_repeated_not_even_in_the_traceback(secret: str) -> None:
+    variable = "STRIPE_MAX_NETWORK_RETRIES"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STRIPE_SECRET_KEY", "sk_test_valid")
+        patch.setenv(variable, secret)
+        with pytest.raises(SettingsError) as raised:
+            stripe_calls.load_settings()
+
+    told = "".join(traceback.format_exception(raised.value))
+    assert str(raised.value) == (
+        f"{variable} is invalid: fix it in the environment or in .env"
+    )
+    assert secret not in told and secret.strip() not in told
+
+
+def test_a_long_multi_line_secret_in_dotenv_is_not_repeated(tmp_path: Path) -> None:
+    secret = "sk_live_" + "ключ-🔑-" * 5000
+    (tmp_path / ".env").write_text(
+        f'STRIPE_SECRET_KEY=sk_test_valid\nSMTP_PORT="{secret}\n{secret}"\n',
+        encoding="utf-8",
+    )
+
+    with pytest.raises(SettingsError) as raised:
+        email_calls.load_settings()
+
+    told = "".join(traceback.format_exception(raised.value))
+    assert (
+        str(raised.value)
+        == "SMTP_PORT is invalid: fix it in the environment or in .env"
+    )
+    assert "ключ" not in told
+
+
+def test_the_environment_wins_over_dotenv_and_only_its_value_is_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        f"STRIPE_SECRET_KEY=sk_test_valid\nSTRIPE_MAX_NETWORK_RETRIES={LEAKED_KEY}\n"
+    )
+    monkeypatch.setenv("STRIPE_MAX_NETWORK_RETRIES", "3")
+
+    assert stripe_calls.load_settings().max_network_retries == 3
+
+
+def test_lower_case_variables_are_named_as_the_settings_spell_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(f"smtp_port={LEAKED_KEY}\n")
+    monkeypatch.setenv("app_retries", LEAKED_KEY)
+    monkeypatch.setenv("app_token", "t")
+
+    with pytest.raises(SettingsError) as email:
+        email_calls.load_settings()
+    with pytest.raises(SettingsError) as elsewhere:
+        read_settings(_Elsewhere)
+
+    assert str(email.value).startswith("SMTP_PORT is invalid: ")
+    assert str(elsewhere.value).startswith("APP_RETRIES is invalid: ")
+
+
+class _Chosen(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    token: SecretStr = Field(validation_alias=AliasChoices("APP_TOKEN", "APP_KEY"))
+    area: str = Field(
+        default="eu",
+        pattern="^[a-z]{2}$",
+        validation_alias=AliasChoices("APP_AREA", "APP_REGION", "APP_ZONE"),
+    )
+
+
+def test_a_variable_with_alias_choices_is_named_by_every_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("APP_REGION", LEAKED_KEY)  # the second choice is wrong
+
+    with pytest.raises(SettingsError) as raised:
+        read_settings(_Chosen)
+
+    assert str(raised.value) == (
+        "APP_TOKEN (or APP_KEY) is not set, and APP_AREA (or APP_REGION or "
+        "APP_ZONE) is invalid: set or fix them in the environment or in .env"
+    )
+    assert str(missing_setting(_Chosen, "token")) == (
+        "APP_TOKEN (or APP_KEY) is not set: set it in the environment or in .env"
+    )
+
+
+def test_a_dotenv_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"STRIPE_SECRET_KEY=sk_live_\xff\xfe_not_utf8\n")
+
+    with pytest.raises(SettingsError) as raised:
+        stripe_calls.load_settings()
+
+    assert str(raised.value) == ".env is not UTF-8 text (at byte 26): save it as UTF-8"
+
+
+def test_a_dotenv_that_is_a_folder_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").mkdir()
+
+    assert _error(_provider("stripe")) == (
+        "STRIPE_SECRET_KEY is not set: set it in the environment or in .env"
     )
