@@ -534,3 +534,15 @@ def test_events_handled_while_another_process_prunes_run_once_each(
     assert {event_id for event_id, _, _ in events} <= done
     assert not any(event_id.startswith("evt_old_") for event_id in done)
     assert store.last_applied("obj_7") == max(c for _, o, c in events if o == "obj_7")
+
+
+def test_a_store_path_under_home_is_the_users_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+    SqliteWebhookStore("~/hooks/store.sqlite3").open()
+
+    assert (tmp_path / "home" / "hooks" / "store.sqlite3").is_file()
+    assert not (tmp_path / "~").exists()

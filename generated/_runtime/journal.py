@@ -245,7 +245,8 @@ class SqliteJournal:
         self._path = Path(path)
         # Resolved once, as SQLite resolves it on opening: a thread that opens
         # its connection after the process changed directory opens this file.
-        self._file = Path(os.path.abspath(path))
+        # A leading `~` is the user's home, as in a shell.
+        self._file = Path(os.path.abspath(os.path.expanduser(path)))
         self._ready = False
         self._ready_lock = threading.Lock()
         self._connections = ThreadConnections(self._file, _BUSY_TIMEOUT)

@@ -373,7 +373,9 @@ class SqliteWebhookStore:
         # Resolved once, as SQLite resolves it: a relative path keeps naming
         # the same file after the process changes directory, and a store
         # reached through a symlink shares the lock file of the file itself.
-        self._path = Path(os.path.realpath(path))
+        # A leading `~` is the user's home, as in a shell: .env files and
+        # quoted settings do not expand it themselves.
+        self._path = Path(os.path.realpath(os.path.expanduser(path)))
         self._ready = False
         self._ready_lock = threading.Lock()
         self._connections = ThreadConnections(self._path, _BUSY_TIMEOUT)

@@ -554,3 +554,14 @@ def test_a_relative_journal_keeps_its_file_after_the_process_changes_directory(
     assert journal.path == Path("runs.sqlite3")
     assert not (tmp_path / "second" / "runs.sqlite3").exists()
     journal.close()
+
+
+def test_a_journal_path_under_home_is_the_users_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+    SqliteJournal("~/runs/journal.sqlite3").run_status("w", "r")
+
+    assert (tmp_path / "home" / "runs" / "journal.sqlite3").is_file()
+    assert not (tmp_path / "~").exists()
